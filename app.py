@@ -1,0 +1,11 @@
+"""Latent Lab: the entry point only routes (`streamlit run app.py`)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Latent Lab", page_icon="🧬", layout="wide")
+
+pages = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw"),
+]
+st.navigation(pages).run()

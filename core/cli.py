@@ -1,0 +1,148 @@
+"""Command line: ``python -m core train ...`` and ``python -m core evaluate ...``.
+
+    python -m core train --all                 # (re)train every shipped model into assets/models
+    python -m core train --kind vae --latent-dim 2 --epochs 5    # one spec, into the user cache
+    python -m core evaluate [--json FILE]      # metrics table for the shipped models
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from core.errors import LatentLabError
+from core.spec import KINDS, SCHEDULES, ModelSpec
+from core.store import ASSETS_DIR, ModelStore
+from core.zoo import SHIPPED
+
+MANIFEST = ASSETS_DIR.parent / "manifest.json"
+METRIC_COLUMNS = ("test_bce", "test_mse", "test_neg_elbo", "auroc_fashion", "psnr_gauss_0.5", "auroc_one_class_mean")
+
+
+def _print_progress(p) -> None:
+    if p.epoch_end:
+        logs = " ".join(f"{k}={v:.4f}" for k, v in p.logs.items())
+        print(f"  epoch {p.epoch}/{p.epochs}  {p.elapsed:6.1f}s  {logs}", flush=True)
+
+
+def _train_one(name: str, spec: ModelSpec, out: Path) -> dict:
+    from core.data import load_mnist
+    from core.evaluate import evaluate
+    from core.training import train
+
+    print(f"training {name}: {spec.label} (key {spec.key})", flush=True)
+    result = train(spec, on_progress=_print_progress, per_step=False)
+    t0 = time.perf_counter()
+    scores = evaluate(result.model, spec)
+    print(f"  evaluated in {time.perf_counter() - t0:.1f}s: {scores}", flush=True)
+    record = {
+        "name": name,
+        "train_seconds": round(result.seconds, 1),
+        "data_fingerprint": load_mnist().fingerprint(),
+        "metrics": scores,
+        "history": {k: [round(v, 5) for v in vs] for k, vs in result.history.items()},
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return ModelStore(cache_dir=out, assets_dir=out).put(spec, result.model, record, directory=out)
+
+
+def write_manifest(out: Path = ASSETS_DIR, manifest: Path = MANIFEST) -> None:
+    """assets/manifest.json: one entry per shipped model, from the records beside the weights."""
+    entries = {}
+    for name, spec in SHIPPED.items():
+        meta = out / f"{spec.key}.json"
+        if meta.exists():
+            record = json.loads(meta.read_text())
+            entries[name] = {k: record[k] for k in ("key", "spec", "sha256", "train_seconds", "data_fingerprint", "metrics", "trained_at", "keras_version") if k in record}
+    manifest.write_text(json.dumps({"models": entries}, indent=2) + "\n")
+
+
+def cmd_train(args) -> None:
+    out = Path(args.out) if args.out else (ASSETS_DIR if args.all or args.name else None)
+    if args.all or args.name:
+        names = list(SHIPPED) if args.all else args.name
+        store = ModelStore(cache_dir=out, assets_dir=out)
+        for name in names:
+            spec = SHIPPED[name] if name in SHIPPED else None
+            if spec is None:
+                raise LatentLabError(f"unknown model {name!r}; shipped models: {', '.join(SHIPPED)}")
+            if store.available(spec) and not args.force:
+                print(f"{name}: already trained ({spec.key}); --force retrains")
+                continue
+            _train_one(name, spec, out)
+        if out == ASSETS_DIR:
+            write_manifest()
+        return
+    if args.kind is None:
+        raise LatentLabError("say what to train: --all, --name NAME, or --kind KIND with spec options")
+    spec = ModelSpec(
+        kind=args.kind, latent_dim=args.latent_dim, beta=args.beta, noise_factor=args.noise_factor,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        schedule=args.schedule, seed=args.seed, digits=tuple(args.digits or ()), train_size=args.train_size,
+    )
+    store = ModelStore(cache_dir=out) if out else ModelStore()
+    print(f"training {spec.label} (key {spec.key}) into {store.cache_dir}", flush=True)
+    store.get(spec, on_progress=_print_progress)
+    print(json.dumps(store.record(spec), indent=2))
+
+
+def cmd_evaluate(args) -> None:
+    from core.evaluate import evaluate
+
+    store = ModelStore(allow_training=args.train)
+    names = args.name or list(SHIPPED)
+    results = {}
+    for name in names:
+        spec = SHIPPED.get(name)
+        if spec is None:
+            raise LatentLabError(f"unknown model {name!r}; shipped models: {', '.join(SHIPPED)}")
+        t0 = time.perf_counter()
+        results[name] = evaluate(store.get(spec), spec)
+        print(f"{name}: evaluated in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
+    cols = [c for c in METRIC_COLUMNS if any(c in r for r in results.values())]
+    print(f"{'model':<10}" + "".join(f"{c:>22}" for c in cols))
+    for name, r in results.items():
+        print(f"{name:<10}" + "".join(f"{r[c]:>22.4f}" if c in r else f"{'-':>22}" for c in cols))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Latent Lab models: train and evaluate.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train shipped models (--all / --name) or one spec (--kind ...)")
+    t.add_argument("--all", action="store_true", help="every shipped model, into assets/models")
+    t.add_argument("--name", action="append", choices=list(SHIPPED), help="one shipped model (repeatable)")
+    t.add_argument("--force", action="store_true", help="retrain even if trained weights exist")
+    t.add_argument("--out", help="output directory (default: assets/models for shipped, the user cache otherwise)")
+    t.add_argument("--kind", choices=KINDS)
+    t.add_argument("--latent-dim", type=int, default=16)
+    t.add_argument("--beta", type=float, default=1.0)
+    t.add_argument("--noise-factor", type=float, default=0.0)
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=256)
+    t.add_argument("--learning-rate", type=float, default=1e-3)
+    t.add_argument("--schedule", choices=SCHEDULES, default="constant")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--digits", type=int, nargs="*", help="train on these digits only")
+    t.add_argument("--train-size", type=int, default=0, help="first N training images (0 = all)")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="metrics table (and JSON) for the shipped models")
+    e.add_argument("--json", help="also write {model_name: {metric: value}} to this file")
+    e.add_argument("--name", action="append", choices=list(SHIPPED), help="only this model (repeatable)")
+    e.add_argument("--train", action="store_true", help="train models that have no weights yet")
+    e.set_defaults(func=cmd_evaluate)
+
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except LatentLabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,105 @@
+"""`ModelSpec`: the frozen description that names every model and keys its cache entry.
+
+Two specs that compare equal describe the same training run (same data, architecture, recipe and
+seed), so they share one set of weights. `spec.key` is a stable hash of the canonical JSON form; it
+is the file name in the cache and in `assets/models/`, and the spec is saved beside the weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from core.errors import LatentLabError
+
+KINDS = ("lesson", "conv_ae", "ae_2d", "denoise", "vae")
+SCHEDULES = ("constant", "cosine")
+VAE_KINDS = ("vae",)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that determines a trained model.
+
+    kind          one of `KINDS` (see `core.models.BUILDERS`)
+    latent_dim    size of the code z
+    beta          weight of the KL term (VAEs only; 1.0 is the true ELBO)
+    noise_factor  std of the Gaussian noise added to training inputs (denoising AE only)
+    epochs, batch_size, learning_rate, seed   the training recipe
+    schedule      learning-rate schedule: "constant" (the lesson's Adam) or "cosine" (decay to 5 %)
+    digits        training subset by label, e.g. (3,) for "digit 3 only"; () means all ten
+    train_size    use only the first N training images (after the digit filter); 0 means all
+    """
+
+    kind: str
+    latent_dim: int = 16
+    beta: float = 1.0
+    noise_factor: float = 0.0
+    epochs: int = 10
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    schedule: str = "constant"
+    seed: int = 0
+    digits: tuple[int, ...] = field(default=())
+    train_size: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise LatentLabError(f"unknown model kind {self.kind!r}; valid kinds: {', '.join(KINDS)}")
+        for name in ("latent_dim", "epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise LatentLabError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.beta < 0 or self.noise_factor < 0 or self.learning_rate <= 0 or self.train_size < 0:
+            raise LatentLabError(
+                f"beta, noise_factor, train_size must be ≥ 0 and learning_rate > 0 "
+                f"(got beta={self.beta}, noise_factor={self.noise_factor}, "
+                f"learning_rate={self.learning_rate}, train_size={self.train_size})"
+            )
+        if self.schedule not in SCHEDULES:
+            raise LatentLabError(f"unknown schedule {self.schedule!r}; valid schedules: {', '.join(SCHEDULES)}")
+        bad = [d for d in self.digits if d not in range(10)]
+        if bad:
+            raise LatentLabError(f"digits must be in 0..9, got {bad}")
+        # Canonical form: sorted unique digits, so (3, 1) and (1, 3, 3) are the same spec.
+        object.__setattr__(self, "digits", tuple(sorted(set(int(d) for d in self.digits))))
+
+    @property
+    def is_vae(self) -> bool:
+        return self.kind in VAE_KINDS
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["digits"] = list(self.digits)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise LatentLabError(f"unknown spec fields {unknown}; valid fields: {sorted(known)}")
+        d = dict(d)
+        d["digits"] = tuple(d.get("digits", ()))
+        return cls(**d)
+
+    @property
+    def key(self) -> str:
+        """Stable 16-hex-digit hash of the canonical JSON (sorted keys, floats as repr)."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    @property
+    def label(self) -> str:
+        """Short human name, e.g. ``vae z=2 β=1`` or ``conv_ae z=32 digit 3``."""
+        parts = [self.kind, f"z={self.latent_dim}"]
+        if self.is_vae:
+            parts.append(f"β={self.beta:g}")
+        if self.noise_factor:
+            parts.append(f"noise={self.noise_factor:g}")
+        if self.digits:
+            parts.append("digit " + ",".join(map(str, self.digits)))
+        if self.train_size:
+            parts.append(f"n={self.train_size}")
+        return " ".join(parts)

@@ -1,0 +1,33 @@
+"""The named models the app ships with (trained weights in assets/models/, listed in
+assets/manifest.json). `python -m core train --all` regenerates exactly these."""
+
+from __future__ import annotations
+
+from core.errors import LatentLabError
+from core.spec import ModelSpec
+
+SHIPPED: dict[str, ModelSpec] = {
+    # The lesson's code, unchanged: dense 64-32-16, Adam(1e-3), BCE, batch 256, 10 epochs.
+    "lesson": ModelSpec("lesson", latent_dim=16, epochs=10, batch_size=256),
+    "conv_ae": ModelSpec("conv_ae", latent_dim=32, epochs=12, batch_size=128, schedule="cosine"),
+    "ae_2d": ModelSpec("ae_2d", latent_dim=2, epochs=12, batch_size=128, schedule="cosine"),
+    "denoise": ModelSpec("denoise", latent_dim=32, noise_factor=0.5, epochs=12, batch_size=128, schedule="cosine"),
+    "vae_2d": ModelSpec("vae", latent_dim=2, epochs=30, batch_size=128, schedule="cosine"),
+    "vae_16": ModelSpec("vae", latent_dim=16, epochs=20, batch_size=128, schedule="cosine"),
+}
+
+TITLES = {
+    "lesson": "Lesson AE (dense, 16-D code)",
+    "conv_ae": "Conv AE (32-D code)",
+    "ae_2d": "Conv AE (2-D code)",
+    "denoise": "Denoising conv AE",
+    "vae_2d": "VAE (2-D latent)",
+    "vae_16": "VAE (16-D latent)",
+}
+
+
+def spec_named(name: str) -> ModelSpec:
+    try:
+        return SHIPPED[name]
+    except KeyError:
+        raise LatentLabError(f"unknown model {name!r}; shipped models: {', '.join(SHIPPED)}") from None

@@ -1,0 +1,54 @@
+"""Helpers shared by pages: the one model store per server, cached model loads, session state.
+
+Not a page itself (with `st.navigation`, Streamlit does not auto-discover files in pages/).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.errors import LatentLabError
+from core.zoo import SHIPPED, TITLES, spec_named
+
+USER_DIGIT_KEY = "user_digit"  # session key: the latest 28×28 input the user drew or uploaded
+
+
+@st.cache_resource(show_spinner=False)
+def model_store():
+    from core.store import ModelStore
+
+    return ModelStore()
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def shipped_model(name: str):
+    """One loaded copy per server process, shared by every session (never mutate it)."""
+    return model_store().get(spec_named(name))
+
+
+@st.cache_data(show_spinner=False)
+def mnist_test_digit(index: int) -> tuple[np.ndarray, int]:
+    """MNIST test image `index` as float32 (28, 28) in [0, 1], and its label."""
+    from core.data import load_mnist
+
+    mnist = load_mnist()
+    if not 0 <= index < len(mnist.x_test):
+        raise LatentLabError(f"test digit index must be in 0..{len(mnist.x_test) - 1}, got {index}")
+    return mnist.x_test[index].astype(np.float32) / 255.0, int(mnist.y_test[index])
+
+
+def title(name: str) -> str:
+    return TITLES.get(name, name)
+
+
+def remember_user_digit(image: np.ndarray, source: str) -> None:
+    st.session_state[USER_DIGIT_KEY] = {"image": image, "source": source}
+
+
+def show_error(err: Exception) -> None:
+    """A user-facing message; LatentLabError texts are written for users already."""
+    st.error(str(err) if isinstance(err, LatentLabError) else f"Something went wrong: {err}")
+
+
+__all__ = ["SHIPPED", "model_store", "shipped_model", "mnist_test_digit", "title", "remember_user_digit", "show_error"]

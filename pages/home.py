@@ -1,0 +1,61 @@
+"""Home: what Latent Lab is and how to use it in a class."""
+
+import streamlit as st
+
+st.title("🧬 Latent Lab")
+st.subheader("See what an autoencoder learns, by drawing for it")
+
+st.markdown(
+    """
+An **autoencoder** is a network trained to copy its input through a narrow middle layer. Because
+the middle (the *code*, or *latent* vector) is much smaller than the image, the network cannot copy
+pixel by pixel: it has to find a compact description of what digits look like, and redraw from it.
+A **variational autoencoder (VAE)** makes that code a probability distribution, which turns the
+decoder into a generator of new digits.
+
+Every model here was trained on the 60,000 handwritten digits of MNIST. The weights ship with the
+app, so nothing is trained when you open a page.
+"""
+)
+
+c1, c2 = st.columns(2)
+with c1:
+    st.markdown(
+        """
+#### Pages
+- **✏️ Draw** — draw a digit and watch three autoencoders rebuild it from their codes:
+  the lesson's dense model, a convolutional model, and a VAE with only two latent numbers.
+  See exactly what the models receive (your drawing cropped, scaled and centred like MNIST).
+"""
+    )
+    st.page_link("pages/draw.py", label="Open the Draw page", icon="✏️")
+with c2:
+    st.markdown(
+        """
+#### Using it in a class
+1. Project the **Draw** page and ask a student to draw a 7. Compare the three reconstructions:
+   which model keeps the crossbar? Why might a 2-number code lose it?
+2. Draw something that is *not* a digit (a letter, a star). The models still answer with a digit,
+   and the error jumps — the seed of anomaly detection.
+3. Switch on an MNIST test digit to compare your drawing with the data the models learned from.
+
+Students can open the same address on their own laptops or phones; each gets their own canvas.
+"""
+    )
+
+with st.expander("The models on this server"):
+    from core.zoo import SHIPPED
+    from pages.common import model_store, title
+
+    rows = []
+    for name, spec in SHIPPED.items():
+        record = model_store().record(spec) or {}
+        m = record.get("metrics", {})
+        rows.append({
+            "model": title(name), "code size": spec.latent_dim, "epochs": spec.epochs,
+            "training time (s)": record.get("train_seconds"),
+            "test BCE / pixel": m.get("test_bce"), "test −ELBO (nats)": m.get("test_neg_elbo"),
+            "MNIST vs Fashion AUROC": m.get("auroc_fashion"),
+        })
+    st.dataframe(rows, hide_index=True)
+    st.caption("Metrics are measured on the 10,000 MNIST test images, which no model trained on.")

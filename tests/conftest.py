@@ -1,0 +1,32 @@
+"""Shared test set-up: data directory, a tiny training spec, an isolated model cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# Tests read MNIST from LATENT_LAB_DATA; default to the course's shared copy beside the checkout.
+if "LATENT_LAB_DATA" not in os.environ and SHARED_DATA.is_dir():
+    os.environ["LATENT_LAB_DATA"] = str(SHARED_DATA)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def tiny_spec():
+    """A spec that trains in a few seconds (a few hundred images, one epoch)."""
+    from core.spec import ModelSpec
+
+    return ModelSpec("lesson", epochs=1, batch_size=128, train_size=512)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """An empty user cache, so tests never touch ~/.cache or the shipped assets."""
+    d = tmp_path / "cache"
+    monkeypatch.setenv("LATENT_LAB_CACHE", str(d))
+    return d

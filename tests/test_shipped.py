@@ -1,0 +1,62 @@
+"""The weights in assets/: present, intact, listed in the manifest, and meeting the quality floors."""
+
+import json
+
+import pytest
+
+from core.evaluate import evaluate
+from core.store import ASSETS_DIR, ModelStore, read_record, sha256_file
+from core.zoo import SHIPPED
+
+MANIFEST = ASSETS_DIR.parent / "manifest.json"
+
+
+@pytest.fixture(scope="module")
+def shipped_metrics(tmp_path_factory):
+    # An empty cache and no training: what is measured is exactly the files in assets/.
+    store = ModelStore(cache_dir=tmp_path_factory.mktemp("cache"), assets_dir=ASSETS_DIR, allow_training=False)
+    return {name: evaluate(store.get(spec), spec) for name, spec in SHIPPED.items()}
+
+
+def test_every_shipped_model_is_present_and_intact():
+    manifest = json.loads(MANIFEST.read_text())["models"]
+    assert set(manifest) == set(SHIPPED)
+    for name, spec in SHIPPED.items():
+        record = read_record(ASSETS_DIR, spec)
+        assert record is not None, f"{name} has no weights in assets/models"
+        assert manifest[name]["key"] == spec.key
+        assert manifest[name]["sha256"] == sha256_file(ASSETS_DIR / f"{spec.key}.keras")
+        assert manifest[name]["train_seconds"] > 0 and len(manifest[name]["data_fingerprint"]) == 64
+
+
+def test_manifest_metrics_are_reproduced(shipped_metrics):
+    """The figures in the manifest are what the shipped weights measure now (reconstructions are
+    deterministic; −ELBO uses one seeded sample)."""
+    manifest = json.loads(MANIFEST.read_text())["models"]
+    for name, measured in shipped_metrics.items():
+        for metric, value in manifest[name]["metrics"].items():
+            assert measured[metric] == pytest.approx(value, rel=2e-3, abs=1e-4), (name, metric)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the lesson's exact recipe (dense 64-32-16, Adam, BCE, batch 256, 10 epochs) measures "
+    "test BCE ≈ 0.123 on MNIST; the 0.10 floor is not reachable without changing that recipe",
+)
+def test_lesson_floor(shipped_metrics):
+    assert shipped_metrics["lesson"]["test_bce"] <= 0.10
+
+
+def test_best_ae_floors(shipped_metrics):
+    aes = {n: m for n, m in shipped_metrics.items() if not SHIPPED[n].is_vae and not SHIPPED[n].noise_factor}
+    best = min(aes, key=lambda n: aes[n]["test_bce"])
+    assert aes[best]["test_bce"] <= 0.075
+    assert aes[best]["auroc_fashion"] >= 0.99
+
+
+def test_vae_2d_elbo_floor(shipped_metrics):
+    assert shipped_metrics["vae_2d"]["test_neg_elbo"] <= 145.0
+
+
+def test_larger_latent_vae_is_sharper(shipped_metrics):
+    assert shipped_metrics["vae_16"]["test_bce"] < shipped_metrics["vae_2d"]["test_bce"]

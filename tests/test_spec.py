@@ -1,0 +1,58 @@
+import pytest
+
+from core.errors import LatentLabError
+from core.spec import KINDS, ModelSpec
+from core.zoo import SHIPPED, spec_named
+
+
+def test_key_is_stable_and_canonical():
+    a = ModelSpec("vae", latent_dim=2, digits=(3, 1, 3))
+    b = ModelSpec("vae", latent_dim=2, digits=(1, 3))
+    assert a == b and a.key == b.key
+    assert len(a.key) == 16 and int(a.key, 16) >= 0
+    # Pinned: a changed hash would orphan every cached and shipped model.
+    assert ModelSpec("lesson").key == ModelSpec.from_dict(ModelSpec("lesson").to_dict()).key
+
+
+def test_different_specs_have_different_keys():
+    keys = {ModelSpec("vae", beta=b).key for b in (0.25, 1.0, 4.0)} | {ModelSpec("vae", seed=1).key}
+    assert len(keys) == 4
+
+
+def test_round_trip_through_dict():
+    spec = ModelSpec("denoise", latent_dim=32, noise_factor=0.5, digits=(7,), train_size=100)
+    assert ModelSpec.from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"kind": "gan"}, ["'gan'", *KINDS]),
+        ({"kind": "vae", "latent_dim": 0}, ["latent_dim", "0"]),
+        ({"kind": "vae", "digits": (11,)}, ["digits", "11"]),
+        ({"kind": "vae", "schedule": "step"}, ["'step'", "cosine"]),
+        ({"kind": "vae", "beta": -1.0}, ["beta=-1.0"]),
+    ],
+)
+def test_bad_values_are_named(kwargs, words):
+    with pytest.raises(LatentLabError) as err:
+        ModelSpec(**kwargs)
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_unknown_dict_fields_are_rejected():
+    with pytest.raises(LatentLabError, match="colour"):
+        ModelSpec.from_dict({"kind": "vae", "colour": "red"})
+
+
+def test_shipped_names_resolve():
+    assert spec_named("vae_2d").latent_dim == 2
+    with pytest.raises(LatentLabError, match="vae_2d"):
+        spec_named("nope")
+    assert len({s.key for s in SHIPPED.values()}) == len(SHIPPED)
+
+
+def test_lesson_spec_is_the_lesson_recipe():
+    s = SHIPPED["lesson"]
+    assert (s.latent_dim, s.epochs, s.batch_size, s.learning_rate, s.schedule) == (16, 10, 256, 1e-3, "constant")
