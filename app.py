@@ -7,5 +7,6 @@ st.set_page_config(page_title="Latent Lab", page_icon="🧬", layout="wide")
 pages = [
     st.Page("pages/home.py", title="Home", icon="🏠", default=True),
     st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw"),
+    st.Page("pages/denoise.py", title="Denoise", icon="🧽", url_path="denoise"),
 ]
 st.navigation(pages).run()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import anomaly, infer, metrics
+from core import anomaly, infer, metrics, noise
 from core.data import load_fashion_mnist, load_mnist, to_float
 from core.spec import ModelSpec
 
@@ -22,9 +22,7 @@ NOISE_EVAL_SEED = 1234  # fixed so the PSNR figure is the same on every run
 def noisy_test_images(noise_factor: float = 0.5, seed: int = NOISE_EVAL_SEED) -> tuple[np.ndarray, np.ndarray]:
     """(clean, noisy) MNIST test images, float32 (10000, 28, 28, 1)."""
     clean = to_float(load_mnist().x_test)
-    rng = np.random.default_rng(seed)
-    noisy = np.clip(clean + noise_factor * rng.standard_normal(clean.shape, dtype=np.float32), 0.0, 1.0)
-    return clean, noisy
+    return clean, noise.gaussian(clean, noise_factor, seed)
 
 
 def evaluate(model, spec: ModelSpec) -> dict[str, float]:

@@ -29,3 +29,27 @@ def image_row(images: list[np.ndarray], titles: list[str], height: int = 260) ->
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=60, b=0), plot_bgcolor="white")
     fig.update_annotations(font_size=13)
     return fig
+
+
+NOISE_AXIS = {"gaussian": "Gaussian noise σ", "salt_and_pepper": "salt-and-pepper rate", "mask": "fraction of 4×4 blocks erased"}
+# Okabe–Ito colours: distinguishable with the common colour-vision deficiencies.
+OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"]
+
+
+def psnr_sweep_figure(curves: dict[str, np.ndarray], kind: str, current: float | None = None) -> go.Figure:
+    """Mean PSNR (dB) against noise level, one line per curve; a dashed line marks `current`."""
+    fig = go.Figure()
+    levels = curves["level"]
+    for i, (name, values) in enumerate((k, v) for k, v in curves.items() if k != "level"):
+        fig.add_trace(go.Scatter(
+            x=levels, y=values, mode="lines+markers", name=name,
+            line=dict(color=OKABE_ITO[i % len(OKABE_ITO)], dash="dot" if name == "noisy input" else "solid"),
+            hovertemplate="%{x:.2f} → %{y:.1f} dB<extra>" + name + "</extra>",
+        ))
+    if current is not None:
+        fig.add_vline(x=current, line_dash="dash", line_color="#888", annotation_text="your setting")
+    fig.update_layout(
+        xaxis_title=NOISE_AXIS.get(kind, kind), yaxis_title="mean PSNR vs clean (dB)", height=360,
+        margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12), hovermode="x unified",
+    )
+    return fig

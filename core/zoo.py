@@ -9,7 +9,7 @@ from core.spec import ModelSpec
 SHIPPED: dict[str, ModelSpec] = {
     # The lesson's code, unchanged: dense 64-32-16, Adam(1e-3), BCE, batch 256, 10 epochs.
     "lesson": ModelSpec("lesson", latent_dim=16, epochs=10, batch_size=256),
-    "conv_ae": ModelSpec("conv_ae", latent_dim=32, epochs=12, batch_size=128, schedule="cosine"),
+    "conv_ae": ModelSpec("conv_ae", latent_dim=64, epochs=16, batch_size=128, schedule="cosine"),
     "ae_2d": ModelSpec("ae_2d", latent_dim=2, epochs=12, batch_size=128, schedule="cosine"),
     "denoise": ModelSpec("denoise", latent_dim=32, noise_factor=0.5, epochs=12, batch_size=128, schedule="cosine"),
     "vae_2d": ModelSpec("vae", latent_dim=2, epochs=30, batch_size=128, schedule="cosine"),
@@ -18,7 +18,7 @@ SHIPPED: dict[str, ModelSpec] = {
 
 TITLES = {
     "lesson": "Lesson AE (dense, 16-D code)",
-    "conv_ae": "Conv AE (32-D code)",
+    "conv_ae": "Conv AE (64-D code)",
     "ae_2d": "Conv AE (2-D code)",
     "denoise": "Denoising conv AE",
     "vae_2d": "VAE (2-D latent)",

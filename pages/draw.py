@@ -62,7 +62,7 @@ st.subheader("Encoder → code → decoder")
 st.markdown(
     """
 - The **encoder** turns 784 pixel values into a handful of numbers, the *code* (16 for the lesson's
-  dense model, 32 for the convolutional one, 2 for the VAE).
+  dense model, 64 for the convolutional one, 2 for the VAE).
 - The **decoder** only ever sees the code, so whatever survives the squeeze is what the network
   judged most useful for redrawing digits. Thin strokes, odd slants and stray marks tend not to survive.
 - The **VAE**'s encoder outputs a small Gaussian cloud rather than a point; here we decode its centre.

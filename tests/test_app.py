@@ -40,3 +40,35 @@ def test_draw_page_reconstructs_a_test_digit(app):
     assert fig.count('"type":"heatmap"') == 4
     assert fig.count("error 0.") == 3
     assert app.session_state["user_digit"]["source"].startswith("MNIST test #3")
+
+
+def test_denoise_page_reacts_to_noise_settings(app):
+    app.switch_page("pages/denoise.py").run()
+    assert not app.exception and not app.error
+    assert app.title[0].value == "🧽 Denoising lab"
+
+    def panel_titles():
+        spec = app.get("plotly_chart")[0].proto.spec
+        assert spec.count('"type":"heatmap"') == 4  # clean, noisy, plain AE, denoising AE
+        return spec
+
+    before = panel_titles()
+    assert before.count("PSNR") == 3 and before.count("SSIM") == 3
+    app.slider(key="dn_level_gaussian").set_value(0.9).run()
+    assert not app.exception
+    assert panel_titles() != before
+    app.selectbox(key="dn_kind").set_value("mask").run()
+    assert not app.exception and not app.error
+    assert "fraction of 4×4 blocks erased" in app.get("plotly_chart")[1].proto.spec
+
+
+def test_denoise_page_uses_the_users_drawing(app):
+    import numpy as np
+
+    digit = np.zeros((28, 28), np.float32)
+    digit[5:23, 13:15] = 1.0
+    app.session_state["user_digit"] = {"image": digit, "source": "your drawing"}
+    app.switch_page("pages/denoise.py").run()
+    app.radio(key="dn_source").set_value("My drawing or upload").run()
+    assert not app.exception and not app.error
+    assert "your drawing" in app.get("plotly_chart")[0].proto.spec
