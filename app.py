@@ -8,5 +8,6 @@ pages = [
     st.Page("pages/home.py", title="Home", icon="🏠", default=True),
     st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw"),
     st.Page("pages/denoise.py", title="Denoise", icon="🧽", url_path="denoise"),
+    st.Page("pages/anomaly.py", title="Anomalies", icon="🚨", url_path="anomaly"),
 ]
 st.navigation(pages).run()

@@ -16,7 +16,7 @@ from pathlib import Path
 from core.errors import LatentLabError
 from core.spec import KINDS, SCHEDULES, ModelSpec
 from core.store import ASSETS_DIR, ModelStore
-from core.zoo import SHIPPED
+from core.zoo import SHIPPED, all_shipped
 
 MANIFEST = ASSETS_DIR.parent / "manifest.json"
 METRIC_COLUMNS = ("test_bce", "test_mse", "test_neg_elbo", "auroc_fashion", "psnr_gauss_0.5", "auroc_one_class_mean")
@@ -30,13 +30,16 @@ def _print_progress(p) -> None:
 
 def _train_one(name: str, spec: ModelSpec, out: Path) -> dict:
     from core.data import load_mnist
-    from core.evaluate import evaluate
+    from core.evaluate import evaluate, evaluate_one_class
     from core.training import train
 
     print(f"training {name}: {spec.label} (key {spec.key})", flush=True)
     result = train(spec, on_progress=_print_progress, per_step=False)
     t0 = time.perf_counter()
     scores = evaluate(result.model, spec)
+    if len(spec.digits) == 1:  # a one-class model: its own digit vs the rest of the test set
+        (digit,) = spec.digits
+        scores["auroc_one_class"] = evaluate_one_class({digit: result.model})[f"auroc_digit_{digit}"]
     print(f"  evaluated in {time.perf_counter() - t0:.1f}s: {scores}", flush=True)
     record = {
         "name": name,
@@ -52,7 +55,7 @@ def _train_one(name: str, spec: ModelSpec, out: Path) -> dict:
 def write_manifest(out: Path = ASSETS_DIR, manifest: Path = MANIFEST) -> None:
     """assets/manifest.json: one entry per shipped model, from the records beside the weights."""
     entries = {}
-    for name, spec in SHIPPED.items():
+    for name, spec in all_shipped().items():
         meta = out / f"{spec.key}.json"
         if meta.exists():
             record = json.loads(meta.read_text())
@@ -63,12 +66,11 @@ def write_manifest(out: Path = ASSETS_DIR, manifest: Path = MANIFEST) -> None:
 def cmd_train(args) -> None:
     out = Path(args.out) if args.out else (ASSETS_DIR if args.all or args.name else None)
     if args.all or args.name:
-        names = list(SHIPPED) if args.all else args.name
+        shipped = all_shipped()
+        names = list(shipped) if args.all else args.name
         store = ModelStore(cache_dir=out, assets_dir=out)
         for name in names:
-            spec = SHIPPED[name] if name in SHIPPED else None
-            if spec is None:
-                raise LatentLabError(f"unknown model {name!r}; shipped models: {', '.join(SHIPPED)}")
+            spec = shipped[name]
             if store.available(spec) and not args.force:
                 print(f"{name}: already trained ({spec.key}); --force retrains")
                 continue
@@ -90,17 +92,18 @@ def cmd_train(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from core.evaluate import evaluate
+    from core.evaluate import evaluate, evaluate_one_class
+    from core.zoo import one_class_spec
 
     store = ModelStore(allow_training=args.train)
-    names = args.name or list(SHIPPED)
+    names = args.name or [*SHIPPED, "one_class"]
     results = {}
     for name in names:
-        spec = SHIPPED.get(name)
-        if spec is None:
-            raise LatentLabError(f"unknown model {name!r}; shipped models: {', '.join(SHIPPED)}")
         t0 = time.perf_counter()
-        results[name] = evaluate(store.get(spec), spec)
+        if name == "one_class":  # one row for the ten one-class models: per-digit and mean AUROC
+            results[name] = evaluate_one_class({d: store.get(one_class_spec(d)) for d in range(10)})
+        else:
+            results[name] = evaluate(store.get(SHIPPED[name]), SHIPPED[name])
         print(f"{name}: evaluated in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
     cols = [c for c in METRIC_COLUMNS if any(c in r for r in results.values())]
     print(f"{'model':<10}" + "".join(f"{c:>22}" for c in cols))
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t = sub.add_parser("train", help="train shipped models (--all / --name) or one spec (--kind ...)")
     t.add_argument("--all", action="store_true", help="every shipped model, into assets/models")
-    t.add_argument("--name", action="append", choices=list(SHIPPED), help="one shipped model (repeatable)")
+    t.add_argument("--name", action="append", choices=list(all_shipped()), help="one shipped model (repeatable)")
     t.add_argument("--force", action="store_true", help="retrain even if trained weights exist")
     t.add_argument("--out", help="output directory (default: assets/models for shipped, the user cache otherwise)")
     t.add_argument("--kind", choices=KINDS)
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     e = sub.add_parser("evaluate", help="metrics table (and JSON) for the shipped models")
     e.add_argument("--json", help="also write {model_name: {metric: value}} to this file")
-    e.add_argument("--name", action="append", choices=list(SHIPPED), help="only this model (repeatable)")
+    e.add_argument("--name", action="append", choices=[*SHIPPED, "one_class"], help="only this model (repeatable)")
     e.add_argument("--train", action="store_true", help="train models that have no weights yet")
     e.set_defaults(func=cmd_evaluate)
 

@@ -40,3 +40,17 @@ def evaluate(model, spec: ModelSpec) -> dict[str, float]:
         clean, noisy = noisy_test_images(0.5)
         out["psnr_gauss_0.5"] = float(metrics.per_image_psnr(clean, infer.reconstruct(model, noisy)).mean())
     return {k: round(v, 5) for k, v in out.items()}
+
+
+def evaluate_one_class(models: dict[int, object]) -> dict[str, float]:
+    """Ruff et al.'s protocol: model d was trained on digit d's training images only; its AUROC
+    separates digit d's test images (normal) from all other test images (anomalous) by BCE error.
+    Returns {"auroc_digit_0": ..., ..., "auroc_one_class_mean": ...}."""
+    mnist = load_mnist()
+    x = to_float(mnist.x_test)
+    out = {}
+    for digit, model in sorted(models.items()):
+        s = anomaly.score(model, x, "bce")
+        out[f"auroc_digit_{digit}"] = round(metrics.auroc(s[mnist.y_test == digit], s[mnist.y_test != digit]), 5)
+    out["auroc_one_class_mean"] = round(float(np.mean(list(out.values()))), 5)
+    return out

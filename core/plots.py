@@ -53,3 +53,66 @@ def psnr_sweep_figure(curves: dict[str, np.ndarray], kind: str, current: float |
         margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12), hovermode="x unified",
     )
     return fig
+
+
+def score_histogram(
+    normal: np.ndarray, anomalous: np.ndarray, threshold: float, x_title: str,
+    normal_name: str = "normal", anomalous_name: str = "anomalous", marks: dict[str, float] | None = None,
+) -> go.Figure:
+    """Overlaid, density-normalised histograms of normal vs anomalous scores; the threshold as a
+    solid line; each of `marks` (e.g. the user's drawing) as a dashed line with its name."""
+    lo = float(min(np.min(normal), np.min(anomalous)))
+    hi = float(max(np.percentile(normal, 99.9), np.percentile(anomalous, 99.9)))
+    bins = dict(start=lo, end=hi, size=(hi - lo) / 60 or 1.0)
+    fig = go.Figure()
+    for values, name, colour in ((normal, normal_name, OKABE_ITO[5]), (anomalous, anomalous_name, OKABE_ITO[6])):
+        fig.add_trace(go.Histogram(x=values, name=f"{name} ({len(values)})", xbins=bins, histnorm="probability density",
+                                   opacity=0.6, marker_color=colour))
+    fig.add_vline(x=threshold, line_color="black", line_width=2, annotation_text="threshold", annotation_position="top")
+    for name, value in (marks or {}).items():
+        fig.add_vline(x=value, line_color=OKABE_ITO[3], line_dash="dash", annotation_text=name, annotation_position="bottom right")
+    fig.update_layout(barmode="overlay", xaxis_title=x_title, yaxis_title="density", height=340,
+                      margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15))
+    return fig
+
+
+def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auroc: float, point: tuple[float, float] | None = None) -> go.Figure:
+    """ROC curve with its area in the legend and the current threshold's operating point."""
+    fig = go.Figure(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"ROC (AUROC {auroc:.3f})", line=dict(color=OKABE_ITO[5])))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(color="#aaa", dash="dot")))
+    if point is not None:
+        fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name="threshold",
+                                 marker=dict(size=11, color=OKABE_ITO[6], symbol="x")))
+    fig.update_layout(xaxis_title="false-positive rate (normal flagged)", yaxis_title="true-positive rate (anomalies caught)",
+                      height=340, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15),
+                      xaxis=dict(range=[0, 1]), yaxis=dict(range=[0, 1.02]))
+    return fig
+
+
+def confusion_figure(tp: int, fp: int, tn: int, fn: int) -> go.Figure:
+    """2×2 confusion matrix: rows = truth, columns = decision."""
+    z = [[tn, fp], [fn, tp]]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=["flagged normal", "flagged anomalous"], y=["truly normal", "truly anomalous"],
+        text=[[str(v) for v in row] for row in z], texttemplate="%{text}", colorscale="Blues", showscale=False,
+    ))
+    fig.update_layout(height=240, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(autorange="reversed"))
+    return fig
+
+
+def image_grid(rows: list[list[np.ndarray]], row_titles: list[str], col_titles: list[str] | None = None,
+               cell: int = 70) -> go.Figure:
+    """A grid of 28×28 images (e.g. inputs above their reconstructions)."""
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig = make_subplots(rows=n_rows, cols=n_cols, horizontal_spacing=0.01, vertical_spacing=0.04,
+                        subplot_titles=col_titles if col_titles else None)
+    for r, row in enumerate(rows, start=1):
+        for c, img in enumerate(row, start=1):
+            fig.add_trace(_image_trace(np.squeeze(img), row_titles[r - 1]), row=r, col=c)
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", constrain="domain")
+    for r, name in enumerate(row_titles, start=1):
+        fig.update_yaxes(visible=True, showticklabels=False, showgrid=False, zeroline=False, title_text=name, row=r, col=1)
+    fig.update_layout(height=cell * n_rows + 40, margin=dict(l=40, r=0, t=30, b=0), plot_bgcolor="white")
+    fig.update_annotations(font_size=11)
+    return fig

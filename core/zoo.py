@@ -3,6 +3,8 @@ assets/manifest.json). `python -m core train --all` regenerates exactly these.""
 
 from __future__ import annotations
 
+import dataclasses
+
 from core.errors import LatentLabError
 from core.spec import ModelSpec
 
@@ -14,6 +16,9 @@ SHIPPED: dict[str, ModelSpec] = {
     "denoise": ModelSpec("denoise", latent_dim=32, noise_factor=0.5, epochs=12, batch_size=128, schedule="cosine"),
     "vae_2d": ModelSpec("vae", latent_dim=2, epochs=30, batch_size=128, schedule="cosine"),
     "vae_16": ModelSpec("vae", latent_dim=16, epochs=20, batch_size=128, schedule="cosine"),
+    # The β trade-off (latent explorer): the same 2-D VAE with a lighter and a heavier KL weight.
+    "vae_2d_beta0.25": ModelSpec("vae", latent_dim=2, beta=0.25, epochs=30, batch_size=128, schedule="cosine"),
+    "vae_2d_beta4": ModelSpec("vae", latent_dim=2, beta=4.0, epochs=30, batch_size=128, schedule="cosine"),
 }
 
 TITLES = {
@@ -23,6 +28,8 @@ TITLES = {
     "denoise": "Denoising conv AE",
     "vae_2d": "VAE (2-D latent)",
     "vae_16": "VAE (16-D latent)",
+    "vae_2d_beta0.25": "VAE (2-D latent, β = 0.25)",
+    "vae_2d_beta4": "VAE (2-D latent, β = 4)",
 }
 
 
@@ -31,3 +38,20 @@ def spec_named(name: str) -> ModelSpec:
         return SHIPPED[name]
     except KeyError:
         raise LatentLabError(f"unknown model {name!r}; shipped models: {', '.join(SHIPPED)}") from None
+
+
+
+# The one-class recipe (anomaly lab): this spec with digits=(d,) for d in 0..9.
+ONE_CLASS_TEMPLATE = ModelSpec("conv_ae", latent_dim=16, epochs=20, batch_size=128, schedule="cosine")
+
+
+def one_class_spec(digit: int) -> ModelSpec:
+    """The model trained on one digit's training images only (the one-class anomaly protocol)."""
+    if digit not in range(10):
+        raise LatentLabError(f"digit must be in 0..9, got {digit!r}")
+    return dataclasses.replace(ONE_CLASS_TEMPLATE, digits=(digit,))
+
+
+def all_shipped() -> dict[str, ModelSpec]:
+    """Every model whose weights ship in assets/: the named models and the ten one-class models."""
+    return SHIPPED | {f"one_class_{d}": one_class_spec(d) for d in range(10)}

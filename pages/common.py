@@ -27,6 +27,14 @@ def shipped_model(name: str):
     return model_store().get(spec_named(name))
 
 
+@st.cache_resource(show_spinner="Loading the one-class model…")
+def one_class_model(digit: int):
+    """The autoencoder trained on digit `digit` alone (shared by every session)."""
+    from core.zoo import one_class_spec
+
+    return model_store().get(one_class_spec(digit))
+
+
 @st.cache_data(show_spinner=False)
 def mnist_test_digit(index: int) -> tuple[np.ndarray, int]:
     """MNIST test image `index` as float32 (28, 28) in [0, 1], and its label."""
@@ -51,4 +59,4 @@ def show_error(err: Exception) -> None:
     st.error(str(err) if isinstance(err, LatentLabError) else f"Something went wrong: {err}")
 
 
-__all__ = ["SHIPPED", "model_store", "shipped_model", "mnist_test_digit", "title", "remember_user_digit", "show_error"]
+__all__ = ["SHIPPED", "model_store", "shipped_model", "one_class_model", "mnist_test_digit", "title", "remember_user_digit", "show_error"]

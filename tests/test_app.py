@@ -72,3 +72,31 @@ def test_denoise_page_uses_the_users_drawing(app):
     app.radio(key="dn_source").set_value("My drawing or upload").run()
     assert not app.exception and not app.error
     assert "your drawing" in app.get("plotly_chart")[0].proto.spec
+
+
+def test_anomaly_page_threshold_moves_the_metrics(app):
+    app.switch_page("pages/anomaly.py").run()
+    assert not app.exception and not app.error
+    assert app.title[0].value == "🚨 Anomaly lab"
+    metrics = {m.label: m.value for m in app.metric}
+    assert set(metrics) == {"Precision", "Recall", "F1", "False-positive rate", "AUROC"}
+    assert float(metrics["AUROC"]) > 0.99  # conv AE, MNIST vs Fashion-MNIST
+    # Default threshold = 95th percentile of normal validation scores → about 5 % false positives.
+    assert abs(float(metrics["False-positive rate"]) - 0.05) < 0.02
+    slider = next(s for s in app.slider if s.key.startswith("an_threshold_"))
+    slider.set_value(slider.min + (slider.max - slider.min) * 0.02).run()
+    after = {m.label: m.value for m in app.metric}
+    assert float(after["False-positive rate"]) > 0.5 and float(after["Recall"]) == 1.0
+    assert after["AUROC"] == metrics["AUROC"]  # the ROC does not depend on the threshold
+
+
+def test_anomaly_page_one_class_and_elbo(app):
+    app.switch_page("pages/anomaly.py").run()
+    app.selectbox(key="an_model").set_value("vae_2d").run()
+    app.selectbox(key="an_score").set_value("neg_elbo").run()
+    assert not app.exception and not app.error
+    app.radio(key="an_mode").set_value("One digit only").run()
+    app.selectbox(key="an_digit").set_value(1).run()
+    app.selectbox(key="an_set").set_value("other_digits").run()
+    assert not app.exception and not app.error
+    assert float({m.label: m.value for m in app.metric}["AUROC"]) > 0.95

@@ -1,0 +1,138 @@
+"""Anomaly lab: score histograms, a threshold, precision/recall and ROC, galleries, your input."""
+
+import numpy as np
+import streamlit as st
+
+from core import anomaly, infer, metrics
+from core.errors import LatentLabError
+from core.plots import confusion_figure, image_grid, roc_figure, score_histogram
+from pages.common import USER_DIGIT_KEY, one_class_model, shipped_model, show_error, title
+
+ALL_DIGIT_MODELS = ("conv_ae", "lesson", "vae_2d", "vae_16")
+GALLERY = 8
+
+
+def _model(model_name: str, digit: int | None):
+    return one_class_model(digit) if digit is not None else shipped_model(model_name)
+
+
+@st.cache_data(show_spinner="Scoring the test images (once per model and setting)…", max_entries=64)
+def cached_scores(model_name: str, digit: int | None, anomaly_set: str, score_kind: str) -> dict:
+    """Scores of normal validation, normal test and anomalous images; computed once per server."""
+    model = _model(model_name, digit)
+    val, test = anomaly.normal_images(digit)
+    anom = anomaly.anomalous_images(anomaly_set, digit)
+    return {
+        "val": anomaly.score(model, val, score_kind), "test": anomaly.score(model, test, score_kind),
+        "anom": anomaly.score(model, anom, score_kind),
+    }
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_gallery(model_name: str, digit: int | None, anomaly_set: str, score_kind: str) -> dict:
+    """The most and least anomalous images among normal-test + anomalous, with reconstructions."""
+    s = cached_scores(model_name, digit, anomaly_set, score_kind)
+    images = np.concatenate([anomaly.normal_images(digit)[1], anomaly.anomalous_images(anomaly_set, digit)])
+    scores = np.concatenate([s["test"], s["anom"]])
+    order = np.argsort(scores)
+    picks = {"least": order[:GALLERY], "most": order[::-1][:GALLERY]}
+    model = _model(model_name, digit)
+    return {k: (images[i], infer.reconstruct(model, images[i]), scores[i]) for k, i in picks.items()}
+
+
+st.title("🚨 Anomaly lab")
+st.caption("Train on what is normal; flag what the model cannot rebuild.")
+
+with st.sidebar:
+    st.header("What is normal")
+    mode = st.radio("Normal data", ["All digits", "One digit only"], key="an_mode")
+    digit = st.selectbox("Normal digit", list(range(10)), index=3, key="an_digit") if mode == "One digit only" else None
+    if digit is None:
+        model_name = st.selectbox("Model", ALL_DIGIT_MODELS, format_func=title, key="an_model")
+    else:
+        model_name = "one_class"
+        st.caption(f"A convolutional AE trained only on the {digit}s of the training set.")
+    st.header("What is anomalous")
+    sets = [k for k in anomaly.ANOMALY_SETS if digit is not None or k != "other_digits"]
+    anomaly_set = st.selectbox("Anomalies", sets, format_func=anomaly.ANOMALY_SETS.get, key="an_set")
+    is_vae = model_name.startswith("vae")
+    score_kind = st.selectbox("Score", [k for k in anomaly.SCORES if is_vae or k != "neg_elbo"],
+                              format_func=anomaly.SCORE_LABELS.get, key="an_score")
+
+try:
+    s = cached_scores(model_name, digit, anomaly_set, score_kind)
+except LatentLabError as err:
+    show_error(err)
+    st.stop()
+
+normal_name = "all digits" if digit is None else f"digit {digit}"
+default = anomaly.default_threshold(s["val"])
+lo, hi = float(min(s["test"].min(), s["anom"].min())), float(np.percentile(np.r_[s["test"], s["anom"]], 99.5))
+threshold = st.slider(
+    "Threshold: flag as anomalous when the score is above", lo, max(hi, default * 1.01), default,
+    step=(hi - lo) / 500 or None, format="%.4f", key=f"an_threshold_{model_name}_{digit}_{score_kind}",
+    help="Starts at the 95th percentile of normal *validation* scores: 5 % of normal images get flagged.",
+)
+
+c = anomaly.confusion(s["test"], s["anom"], threshold)
+auroc = metrics.auroc(s["test"], s["anom"])
+m1, m2, m3, m4, m5 = st.columns(5)
+m1.metric("Precision", f"{c.precision:.3f}", help="Of the flagged images, the share that really are anomalous.")
+m2.metric("Recall", f"{c.recall:.3f}", help="Of the anomalies, the share that got flagged.")
+m3.metric("F1", f"{c.f1:.3f}")
+m4.metric("False-positive rate", f"{c.false_positive_rate:.3f}", help="Share of normal images wrongly flagged.")
+m5.metric("AUROC", f"{auroc:.4f}", help="Chance that a random anomaly scores higher than a random normal image.")
+
+marks = {}
+user = st.session_state.get(USER_DIGIT_KEY)
+if user is not None:
+    try:
+        user_score = float(anomaly.score(_model(model_name, digit), user["image"], score_kind)[0])
+    except LatentLabError as err:
+        show_error(err)
+        st.stop()
+    marks[user["source"]] = user_score
+    pct = metrics.percentile_of(user_score, s["test"])
+    verdict = "flagged as anomalous" if user_score > threshold else "accepted as normal"
+    st.info(f"**{user['source'].capitalize()}** scores {user_score:.4f}: more unusual than {pct:.1f} % of "
+            f"normal test images ({normal_name}) — {verdict} at this threshold.")
+
+left, right = st.columns([3, 2])
+with left:
+    st.plotly_chart(score_histogram(s["test"], s["anom"], threshold, anomaly.SCORE_LABELS[score_kind],
+                                    normal_name, anomaly.ANOMALY_SETS[anomaly_set].split(" (")[0], marks),
+                    key="an_hist", config={"displayModeBar": False})
+with right:
+    fpr, tpr, _ = anomaly.roc_curve(s["test"], s["anom"])
+    st.plotly_chart(roc_figure(fpr, tpr, auroc, (c.false_positive_rate, c.recall)), key="an_roc",
+                    config={"displayModeBar": False})
+st.plotly_chart(confusion_figure(c.tp, c.fp, c.tn, c.fn), key="an_confusion", config={"displayModeBar": False})
+st.caption(f"Normal: {len(s['test'])} held-out MNIST test images ({normal_name}); the threshold's default "
+           f"comes from the other {len(s['val'])}. Anomalous: {len(s['anom'])} images.")
+
+with st.expander("The most and least anomalous images, with their reconstructions", expanded=True):
+    g = cached_gallery(model_name, digit, anomaly_set, score_kind)
+    for key, label in (("most", "Most anomalous"), ("least", "Least anomalous")):
+        x, x_hat, sc = g[key]
+        st.plotly_chart(image_grid([list(x), list(x_hat)], ["input", "rebuilt"], [f"{v:.3f}" for v in sc]),
+                        key=f"an_gallery_{key}", config={"displayModeBar": False})
+        st.caption(f"{label} (score above each image).")
+
+st.divider()
+st.subheader("Why reconstruction error finds anomalies")
+st.markdown(
+    """
+The model only ever practised rebuilding normal images, so its code can describe *those* well and
+little else. Feed it something unlike its training data and it rebuilds the nearest thing it knows —
+the error is large, and that error is the score.
+
+**Choosing a threshold** is a trade. Move it left and you catch more anomalies (recall rises) but flag
+more normal images (false positives rise). The ROC curve shows every possible trade at once; AUROC
+summarises it in one number that does not depend on the threshold. A common start is to accept a
+fixed false-alarm rate on normal data you held back — here 5 %, the 95th percentile of validation scores.
+
+**What false positives cost** depends on the job: a flagged card payment is a text message to the
+customer, a flagged scan is a radiologist's time. When anomalies are rare, even a 5 % false-alarm rate can
+mean most alarms are false, which is why precision matters as much as recall.
+"""
+)
