@@ -9,5 +9,6 @@ pages = [
     st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw"),
     st.Page("pages/denoise.py", title="Denoise", icon="🧽", url_path="denoise"),
     st.Page("pages/anomaly.py", title="Anomalies", icon="🚨", url_path="anomaly"),
+    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
 ]
 st.navigation(pages).run()

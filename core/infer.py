@@ -51,8 +51,9 @@ def encode_gaussian(model: VAE, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def decode(model, z: np.ndarray) -> np.ndarray:
-    """code (N, D) → images (N, 28, 28, 1)."""
-    z = np.atleast_2d(np.asarray(z, dtype=np.float32))
+    """code (N, D) — or (N, 7, 7, C) for the denoiser — → images (N, 28, 28, 1)."""
+    z = np.asarray(z, dtype=np.float32)
+    z = z[None] if z.ndim == 1 else z
     dec = decoder_of(model)
     return _chunked(lambda b: dec(b, training=False), z)
 

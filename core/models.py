@@ -34,37 +34,37 @@ PACKAGE = "latent_lab"
 
 def _conv_encoder_trunk(x):
     """(B, 28, 28, 1) → (B, 7·7·32): two stride-2 convolutions, flattened."""
-    x = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)  # (B, 14, 14, 16)
-    x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu")(x)  # (B, 7, 7, 32)
-    return layers.Flatten()(x)  # (B, 1568)
+    x = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="enc_conv1")(x)  # (B, 14, 14, 16)
+    x = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="enc_conv2")(x)  # (B, 7, 7, 32)
+    return layers.Flatten(name="enc_flatten")(x)  # (B, 1568)
 
 
 def _conv_decoder(latent_dim: int) -> keras.Model:
     """(B, latent_dim) → (B, 28, 28, 1): roughly the mirror of `_conv_encoder_trunk`, with half the
     channels, since the decoder's full-resolution convolutions dominate the cost."""
     z = keras.Input((latent_dim,), name="z")
-    x = layers.Dense(256, activation="relu")(z)
-    x = layers.Dense(7 * 7 * 16, activation="relu")(x)
-    x = layers.Reshape((7, 7, 16))(x)
-    x = layers.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu")(x)  # (B, 14, 14, 16)
-    x = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu")(x)  # (B, 28, 28, 8)
+    x = layers.Dense(256, activation="relu", name="dec_dense1")(z)
+    x = layers.Dense(7 * 7 * 16, activation="relu", name="dec_dense2")(x)
+    x = layers.Reshape((7, 7, 16), name="dec_reshape")(x)
+    x = layers.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu", name="dec_deconv1")(x)  # (B, 14, 14, 16)
+    x = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu", name="dec_deconv2")(x)  # (B, 28, 28, 8)
     x_hat = layers.Conv2D(1, 3, padding="same", activation="sigmoid", name="x_hat")(x)
     return keras.Model(z, x_hat, name="decoder")
 
 
 def _mlp_encoder_trunk(x):
     """(B, 28, 28, 1) → (B, 256): two dense layers on the flattened image."""
-    h = layers.Flatten()(x)  # (B, 784)
-    h = layers.Dense(512, activation="relu")(h)
-    return layers.Dense(256, activation="relu")(h)
+    h = layers.Flatten(name="enc_flatten")(x)  # (B, 784)
+    h = layers.Dense(512, activation="relu", name="enc_dense1")(h)
+    return layers.Dense(256, activation="relu", name="enc_dense2")(h)
 
 
 def _mlp_decoder(latent_dim: int) -> keras.Model:
     """(B, latent_dim) → 256 → 512 → 784 sigmoid → (B, 28, 28, 1)."""
     z = keras.Input((latent_dim,), name="z")
-    h = layers.Dense(256, activation="relu")(z)
-    h = layers.Dense(512, activation="relu")(h)
-    h = layers.Dense(784, activation="sigmoid")(h)
+    h = layers.Dense(256, activation="relu", name="dec_dense1")(z)
+    h = layers.Dense(512, activation="relu", name="dec_dense2")(h)
+    h = layers.Dense(784, activation="sigmoid", name="dec_dense3")(h)
     return keras.Model(z, layers.Reshape(IMAGE_SHAPE, name="x_hat")(h), name="decoder")
 
 
@@ -80,37 +80,50 @@ def _autoencoder(encoder: keras.Model, decoder: keras.Model, spec: ModelSpec) ->
 
 def build_lesson(spec: ModelSpec) -> keras.Model:
     """The lesson's dense model, layer for layer: 784 → 64 → 32 → 16 (code) → 32 → 64 → 784."""
-    x = keras.Input(IMAGE_SHAPE)
-    h = layers.Flatten()(x)
-    h = layers.Dense(64, activation="relu")(h)
-    h = layers.Dense(32, activation="relu")(h)
+    x = keras.Input(IMAGE_SHAPE, name="image")
+    h = layers.Flatten(name="enc_flatten")(x)
+    h = layers.Dense(64, activation="relu", name="enc_dense1")(h)
+    h = layers.Dense(32, activation="relu", name="enc_dense2")(h)
     code = layers.Dense(spec.latent_dim, activation="relu", name="code")(h)
     encoder = keras.Model(x, code, name="encoder")
 
-    z = keras.Input((spec.latent_dim,))
-    h = layers.Dense(32, activation="relu")(z)
-    h = layers.Dense(64, activation="relu")(h)
-    h = layers.Dense(784, activation="sigmoid")(h)
-    decoder = keras.Model(z, layers.Reshape(IMAGE_SHAPE)(h), name="decoder")
+    z = keras.Input((spec.latent_dim,), name="z")
+    h = layers.Dense(32, activation="relu", name="dec_dense1")(z)
+    h = layers.Dense(64, activation="relu", name="dec_dense2")(h)
+    h = layers.Dense(784, activation="sigmoid", name="dec_dense3")(h)
+    decoder = keras.Model(z, layers.Reshape(IMAGE_SHAPE, name="dec_reshape")(h), name="decoder")
     return _autoencoder(encoder, decoder, spec)
 
 
 def build_conv_ae(spec: ModelSpec) -> keras.Model:
     """Convolutional AE with a dense bottleneck of `latent_dim` (linear code, so it can be any real)."""
-    x = keras.Input(IMAGE_SHAPE)
+    x = keras.Input(IMAGE_SHAPE, name="image")
     h = _conv_encoder_trunk(x)
-    h = layers.Dense(256, activation="relu")(h)
+    h = layers.Dense(256, activation="relu", name="enc_dense")(h)
     code = layers.Dense(spec.latent_dim, name="code")(h)
     encoder = keras.Model(x, code, name="encoder")
     return _autoencoder(encoder, _conv_decoder(spec.latent_dim), spec)
 
 
 def build_denoise(spec: ModelSpec) -> keras.Model:
-    """Same architecture as `build_conv_ae`; what makes it a denoiser is training on noisy inputs
-    (`spec.noise_factor`) with clean targets, which `core.training` does."""
+    """Fully convolutional denoiser: the code is a (7, 7, latent_dim) feature map, not a vector.
+
+    A dense bottleneck forces the model to redraw the digit from a summary and loses stroke
+    detail (measured: the conv AE's 32-D code gave 18.9 dB PSNR at σ = 0.5); a spatial code keeps
+    where the strokes are, while the stride-2 layers still average the noise away. It is trained on
+    noisy inputs (`spec.noise_factor`) with clean targets by `core.training`.
+    """
     if spec.noise_factor <= 0:
         raise LatentLabError(f"a denoising AE needs noise_factor > 0, got {spec.noise_factor}")
-    return build_conv_ae(spec)
+    x = keras.Input(IMAGE_SHAPE, name="image")
+    h = layers.Conv2D(16, 3, strides=2, padding="same", activation="relu", name="enc_conv1")(x)  # (B, 14, 14, 16)
+    code = layers.Conv2D(spec.latent_dim, 3, strides=2, padding="same", activation="relu", name="code")(h)  # (B, 7, 7, C)
+    encoder = keras.Model(x, code, name="encoder")
+    z = keras.Input((7, 7, spec.latent_dim), name="z")
+    h = layers.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu", name="dec_deconv1")(z)  # (B, 14, 14, 16)
+    h = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu", name="dec_deconv2")(h)  # (B, 28, 28, 8)
+    x_hat = layers.Conv2D(1, 3, padding="same", activation="sigmoid", name="x_hat")(h)
+    return _autoencoder(encoder, keras.Model(z, x_hat, name="decoder"), spec)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,7 +253,7 @@ def build_vae(spec: ModelSpec) -> keras.Model:
     Dense rather than convolutional: on a 2-core CPU it trains ~10x faster per epoch and, with a 2-D
     latent, reaches a better test ELBO in the same time (the 2-D bottleneck, not the decoder's
     receptive field, limits it)."""
-    x = keras.Input(IMAGE_SHAPE)
+    x = keras.Input(IMAGE_SHAPE, name="image")
     h = _mlp_encoder_trunk(x)
     z_mean = layers.Dense(spec.latent_dim, name="z_mean")(h)
     z_log_var = layers.Dense(spec.latent_dim, name="z_log_var")(h)

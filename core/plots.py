@@ -116,3 +116,26 @@ def image_grid(rows: list[list[np.ndarray]], row_titles: list[str], col_titles: 
     fig.update_layout(height=cell * n_rows + 40, margin=dict(l=40, r=0, t=30, b=0), plot_bgcolor="white")
     fig.update_annotations(font_size=11)
     return fig
+
+
+def loss_curves(epochs: list[dict], running: dict | None = None, step_fraction: float | None = None) -> go.Figure:
+    """Per-epoch training and validation losses (solid / dashed, one colour per term); the running
+    mean of the epoch in progress as hollow markers at its fractional epoch."""
+    fig = go.Figure()
+    terms = [k for k in ("loss", "reconstruction_loss", "kl_loss") if any(k in e for e in epochs) or (running and k in running)]
+    names = {"loss": "total", "reconstruction_loss": "reconstruction", "kl_loss": "KL"}
+    for i, term in enumerate(terms):
+        colour = OKABE_ITO[(i + 5) % len(OKABE_ITO)]
+        for prefix, dash, label in (("", "solid", "train"), ("val_", "dash", "validation")):
+            xs = [e["epoch"] for e in epochs if prefix + term in e]
+            if xs:
+                fig.add_trace(go.Scatter(x=xs, y=[e[prefix + term] for e in epochs if prefix + term in e],
+                                         mode="lines+markers", name=f"{names[term]} ({label})",
+                                         line=dict(color=colour, dash=dash)))
+        if running and term in running and step_fraction is not None:
+            fig.add_trace(go.Scatter(x=[step_fraction], y=[running[term]], mode="markers", showlegend=False,
+                                     marker=dict(color=colour, symbol="circle-open", size=10),
+                                     hovertemplate="this epoch so far: %{y:.4f}<extra></extra>"))
+    fig.update_layout(xaxis_title="epoch", yaxis_title="loss", height=320, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", y=1.2), xaxis=dict(rangemode="tozero"))
+    return fig

@@ -23,6 +23,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,10 +115,13 @@ def load_entry(directory: Path, spec: ModelSpec):
 class ModelStore:
     """Resolves specs to loaded Keras models; safe to share between threads (one per server)."""
 
-    def __init__(self, cache_dir: Path | None = None, assets_dir: Path = ASSETS_DIR, allow_training: bool = True):
+    def __init__(self, cache_dir: Path | None = None, assets_dir: Path = ASSETS_DIR, allow_training: bool = True,
+                 evaluate_after_training: bool = False):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.assets_dir = Path(assets_dir)
         self.allow_training = allow_training
+        # Test metrics in each new record (a few seconds per model): what the app's model list shows.
+        self.evaluate_after_training = evaluate_after_training
         self._models: dict[str, object] = {}
         self._records: dict[str, dict] = {}
         self._key_locks: dict[str, threading.Lock] = {}
@@ -147,6 +151,22 @@ class ModelStore:
         """True if `get(spec)` would not need to train."""
         return spec.key in self._models or self._find(spec) is not None
 
+    def entries(self) -> list[dict]:
+        """Records of every valid model in the user cache and the shipped assets (cache first;
+        each key once), newest training first. Unreadable entries are skipped."""
+        seen, out = set(), []
+        for directory in (self.cache_dir, self.assets_dir):
+            for meta in sorted(directory.glob("*.json")) if directory.is_dir() else ():
+                try:
+                    spec = ModelSpec.from_dict(json.loads(meta.read_text())["spec"])
+                    record = read_record(directory, spec)
+                except (LatentLabError, OSError, ValueError, KeyError, TypeError):
+                    continue
+                if record is not None and spec.key not in seen:
+                    seen.add(spec.key)
+                    out.append({**record, "location": "cache" if directory == self.cache_dir else "shipped"})
+        return sorted(out, key=lambda r: r.get("trained_at", ""), reverse=True)
+
     def record(self, spec: ModelSpec) -> dict | None:
         """The stored record (spec, training time, metrics) of an available model."""
         if spec.key not in self._records:
@@ -156,10 +176,11 @@ class ModelStore:
             self._records[spec.key] = found[1]
         return self._records[spec.key]
 
-    def get(self, spec: ModelSpec, on_progress=None, should_stop=None):
+    def get(self, spec: ModelSpec, on_progress=None, should_stop=None, **train_options):
         """The trained model for `spec`, training it (once, across threads and processes) if needed.
 
-        Returns None only if training was cancelled through `should_stop`.
+        `train_options` (validation, watch, per_step) go to `core.training.train`. Returns None only
+        if training was cancelled through `should_stop`.
         """
         model = self._models.get(spec.key)
         if model is not None:
@@ -169,7 +190,7 @@ class ModelStore:
                 return self._models[spec.key]
             found = self._find(spec)
             if found is None:
-                found = self._train_locked(spec, on_progress, should_stop)
+                found = self._train_locked(spec, on_progress, should_stop, train_options)
                 if found is None:
                     return None
             directory, record = found
@@ -177,7 +198,7 @@ class ModelStore:
             self._models[spec.key], self._records[spec.key] = model, record
             return model
 
-    def _train_locked(self, spec, on_progress, should_stop):
+    def _train_locked(self, spec, on_progress, should_stop, train_options):
         if not self.allow_training:
             raise LatentLabError(f"no trained weights for {spec.label} (key {spec.key}) and training is disabled")
         from core.training import train
@@ -187,10 +208,16 @@ class ModelStore:
             found = self._find(spec)  # another process may have trained it while we waited
             if found is not None:
                 return found
-            result = train(spec, on_progress=on_progress, should_stop=should_stop)
+            result = train(spec, on_progress=on_progress, should_stop=should_stop, **train_options)
             if result.cancelled:
                 return None
-            record = save_entry(self.cache_dir, spec, result.model, {"train_seconds": round(result.seconds, 2)})
+            record = {"train_seconds": round(result.seconds, 2), "history": result.history,
+                      "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            if self.evaluate_after_training:
+                from core.evaluate import evaluate
+
+                record["metrics"] = evaluate(result.model, spec)
+            record = save_entry(self.cache_dir, spec, result.model, record)
             return self.cache_dir, record
 
     def put(self, spec: ModelSpec, model, record: dict, directory: Path | None = None) -> dict:

@@ -30,6 +30,7 @@ class Progress:
     elapsed: float  # seconds since training started
     logs: dict  # running means, e.g. {"loss": 0.11} or {"loss", "reconstruction_loss", "kl_loss"}
     epoch_end: bool = False
+    samples: np.ndarray | None = None  # at epoch end: reconstructions (K, 28, 28, 1) of the watched images
 
     @property
     def fraction(self) -> float:
@@ -75,6 +76,20 @@ def add_gaussian_noise(x, noise_factor: float, seed):
     return keras.ops.clip(noisy, 0.0, 1.0)
 
 
+def _validation_dataset(spec: ModelSpec, x: np.ndarray):
+    """Held-out images in the same (input, target) form as training; fixed noise for denoisers."""
+    import tensorflow as tf
+
+    from core.noise import gaussian
+
+    if spec.is_vae:
+        ds = tf.data.Dataset.from_tensor_slices(x)
+    else:
+        inputs = gaussian(x, spec.noise_factor, seed=spec.seed + 2) if spec.noise_factor > 0 else x
+        ds = tf.data.Dataset.from_tensor_slices((inputs, x))
+    return ds.batch(1000)
+
+
 def _dataset(spec: ModelSpec, x: np.ndarray):
     """A shuffled, batched tf.data pipeline: (input, target) for AEs, input alone for VAEs.
 
@@ -102,9 +117,9 @@ class _EpochProgress(keras.callbacks.Callback):
     conv AE ~25 s/epoch without, up to ~50 s with).
     """
 
-    def __init__(self, spec, steps, on_progress, should_stop, every_s=0.25):
+    def __init__(self, spec, steps, on_progress, should_stop, watch=None, every_s=0.25):
         super().__init__()
-        self.spec, self.steps = spec, steps
+        self.spec, self.steps, self.watch = spec, steps, watch
         self.on_progress, self.should_stop = on_progress, should_stop
         self.every_s = every_s
         self.t0 = time.perf_counter()
@@ -120,7 +135,10 @@ class _EpochProgress(keras.callbacks.Callback):
             return  # throttle: a UI needs a few updates a second, not one per step
         self.last_sent = now
         logs = {k: float(v) for k, v in (logs or {}).items()}
-        self.on_progress(Progress(self.epoch + 1, self.spec.epochs, step, self.steps, now - self.t0, logs, epoch_end))
+        samples = None
+        if epoch_end and self.watch is not None:
+            samples = np.asarray(self.model(self.watch, training=False))  # (K, 28, 28, 1)
+        self.on_progress(Progress(self.epoch + 1, self.spec.epochs, step, self.steps, now - self.t0, logs, epoch_end, samples))
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -144,18 +162,24 @@ def train(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     per_step: bool = True,
+    validation: np.ndarray | None = None,
+    watch: np.ndarray | None = None,
 ) -> TrainResult:
     """Fit a fresh model for `spec`. A cancelled run returns `cancelled=True` (never cache it).
 
     `on_progress` is called a few times a second (per_step=True) or once an epoch (per_step=False,
-    which trains faster); `should_stop` is polled after every step.
+    which trains faster); `should_stop` is polled after every step. With `validation` images
+    (N, 28, 28, 1) the epoch logs gain ``val_*`` losses; with `watch` images (K, 28, 28, 1) each
+    epoch-end `Progress` carries their current reconstructions, so a UI can show learning happen.
     """
     x = training_images(spec)
     steps = -(-len(x) // spec.batch_size)
     model = build(spec, steps_per_epoch=steps)
     hooks = _BatchProgress if (per_step and on_progress) or should_stop else _EpochProgress
-    callback = hooks(spec, steps, on_progress, should_stop)
+    callback = hooks(spec, steps, on_progress, should_stop, watch=None if watch is None else np.asarray(watch, np.float32))
+    val = None if validation is None else _validation_dataset(spec, np.asarray(validation, np.float32))
     t0 = time.perf_counter()
-    history = model.fit(_dataset(spec, x), epochs=spec.epochs, verbose=0, callbacks=[callback], shuffle=False)
+    history = model.fit(_dataset(spec, x), epochs=spec.epochs, verbose=0, callbacks=[callback], shuffle=False,
+                        validation_data=val)
     seconds = time.perf_counter() - t0
     return TrainResult(model, seconds, {k: [float(v) for v in vs] for k, vs in history.history.items()}, callback.cancelled)

@@ -25,7 +25,7 @@ TITLES = {
     "lesson": "Lesson AE (dense, 16-D code)",
     "conv_ae": "Conv AE (64-D code)",
     "ae_2d": "Conv AE (2-D code)",
-    "denoise": "Denoising conv AE",
+    "denoise": "Denoising conv AE (7×7×32 code)",
     "vae_2d": "VAE (2-D latent)",
     "vae_16": "VAE (16-D latent)",
     "vae_2d_beta0.25": "VAE (2-D latent, β = 0.25)",

@@ -18,7 +18,30 @@ USER_DIGIT_KEY = "user_digit"  # session key: the latest 28×28 input the user d
 def model_store():
     from core.store import ModelStore
 
-    return ModelStore()
+    # New models get their test metrics measured once, so the Training lab's list can show them.
+    return ModelStore(evaluate_after_training=True)
+
+
+@st.cache_resource(show_spinner=False)
+def job_board():
+    """The server's training jobs (one thread per spec, shared by every session)."""
+    from core.jobs import JobBoard
+
+    return JobBoard(model_store())
+
+
+def trained_models() -> dict[str, object]:
+    """Models users trained on this server (Training lab), label → spec, newest first."""
+    from core.spec import ModelSpec
+
+    specs = [ModelSpec.from_dict(r["spec"]) for r in model_store().entries() if r["location"] == "cache"]
+    return {f"{s.label} ({s.key[:6]})": s for s in specs}
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=32)
+def model_for(spec):
+    """Any model by spec (shared by every session; ModelSpec is frozen, so hashable)."""
+    return model_store().get(spec)
 
 
 @st.cache_resource(show_spinner="Loading the model…")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 if "LATENT_LAB_DATA" not in os.environ and SHARED_DATA.is_dir():
     os.environ["LATENT_LAB_DATA"] = str(SHARED_DATA)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Models trained during tests (Training lab, store tests) go to a throw-away cache, never ~/.cache.
+os.environ.setdefault("LATENT_LAB_CACHE", tempfile.mkdtemp(prefix="latent-lab-test-cache-"))
 
 
 @pytest.fixture

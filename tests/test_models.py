@@ -30,7 +30,8 @@ def test_shapes(kind):
         z_mean, z_log_var = code
         assert z_mean.shape == z_log_var.shape == (3, spec.latent_dim)
         code = z_mean
-    assert code.shape == (3, spec.latent_dim)
+    # The denoiser's code is a spatial feature map; every other code is a vector.
+    assert code.shape == ((3, 7, 7, spec.latent_dim) if kind == "denoise" else (3, spec.latent_dim))
     assert decoder_of(model)(code).shape == (3, 28, 28, 1)
 
 

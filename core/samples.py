@@ -1,0 +1,169 @@
+"""MNIST test digits rendered as photos of paper: the inputs of the fidelity test, the benchmark's
+12-megapixel photo, and the sample images in assets/samples/ that the Upload page offers.
+
+A "photo" is the digit upscaled (bicubic), inverted to dark ink on light paper, placed off-centre
+on a larger sheet, blurred a little (focus), lit unevenly, with sensor noise, a warm paper tint and
+JPEG compression. Everything is drawn from a seeded generator, so the same call gives the same file.
+
+`python -m core.samples` rewrites assets/samples/ (a few kB each; nothing is downloaded).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
+PAPER_TINT = np.array([1.0, 0.97, 0.90], dtype=np.float32)  # warm office light on white paper (R, G, B)
+
+
+@dataclass(frozen=True)
+class Photo:
+    """How to render one digit as a photo."""
+
+    scale: float = 8.0  # upscaling of the 28×28 digit: the digit's box is 28·scale pixels
+    margin: float = 0.6  # paper around the digit's box on each side, as a fraction of the box
+    shift: tuple[float, float] = (0.0, 0.0)  # (down, right) offset of the digit, as fractions of the margin, in [-1, 1]
+    paper: float = 0.88  # brightness of the paper
+    ink: float = 0.15  # brightness of a full-ink stroke
+    blur: float = 1.0  # Gaussian blur radius, in photo pixels
+    noise: float = 0.02  # standard deviation of per-pixel sensor noise
+    gradient: float = 0.0  # the lighting falls off by this fraction from the top-left to the bottom-right corner
+    quality: int = 85  # JPEG quality; 0 writes a PNG instead
+    size: tuple[int, int] | None = None  # (width, height) of the sheet; None: from scale and margin
+
+
+def random_photo(rng: np.random.Generator) -> Photo:
+    """A photo setting drawn from the ranges the fidelity test covers (a phone held over a page)."""
+    return Photo(
+        scale=float(rng.uniform(4, 12)), margin=float(rng.uniform(0.2, 1.0)),
+        shift=(float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1))),
+        paper=float(rng.uniform(0.75, 0.95)), ink=float(rng.uniform(0.05, 0.3)),
+        blur=float(rng.uniform(0.5, 2.0)), noise=float(rng.uniform(0.005, 0.03)),
+        gradient=float(rng.uniform(0.0, 0.3)), quality=int(rng.integers(70, 95)),
+    )
+
+
+def render(digit: np.ndarray, photo: Photo, seed: int = 0) -> Image.Image:
+    """MNIST digit (28, 28) in [0, 1] (or uint8) → an RGB photo of it (Pillow image)."""
+    digit = np.asarray(digit, dtype=np.float32)
+    if digit.max() > 1.0:
+        digit = digit / 255.0
+    rng = np.random.default_rng(seed)
+    box = max(1, round(28 * photo.scale))
+    ink = np.clip(np.asarray(Image.fromarray(digit, mode="F").resize((box, box), Image.Resampling.BICUBIC)), 0, 1)
+    pad = round(box * photo.margin)
+    w, h = photo.size or (box + 2 * pad, box + 2 * pad)
+    # The digit's top-left corner: centred, then moved by `shift` × the room left on that side.
+    top = round((h - box) / 2 * (1 + photo.shift[0]))
+    left = round((w - box) / 2 * (1 + photo.shift[1]))
+    top, left = int(np.clip(top, 0, max(0, h - box))), int(np.clip(left, 0, max(0, w - box)))
+    coverage = np.zeros((h, w), dtype=np.float32)
+    coverage[top : top + box, left : left + box] = ink[: h - top, : w - left]
+    tone = photo.paper - (photo.paper - photo.ink) * coverage  # (H, W): dark ink on light paper
+    if photo.blur > 0:
+        # Pillow blurs 8-bit images only; the photo is 8-bit in the end anyway.
+        grey8 = Image.fromarray((np.clip(tone, 0, 1) * 255 + 0.5).astype(np.uint8), mode="L")
+        tone = np.asarray(grey8.filter(ImageFilter.GaussianBlur(photo.blur)), dtype=np.float32) / 255.0
+    if photo.gradient:
+        y = np.linspace(0, 1, h, dtype=np.float32)[:, None]
+        x = np.linspace(0, 1, w, dtype=np.float32)[None, :]
+        tone = tone * (1 - photo.gradient * (x + y) / 2)
+    rgb = tone[..., None] * PAPER_TINT  # (H, W, 3)
+    rgb = rgb + rng.normal(0, photo.noise, rgb.shape).astype(np.float32) if photo.noise else rgb
+    return Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), mode="RGB")
+
+
+def encode(im: Image.Image, quality: int = 85, **save_args) -> bytes:
+    """A Pillow image → JPEG bytes at `quality`, or PNG bytes when quality is 0."""
+    buf = io.BytesIO()
+    if quality:
+        im.save(buf, "JPEG", quality=quality, **save_args)
+    else:
+        im.save(buf, "PNG", optimize=True, **save_args)
+    return buf.getvalue()
+
+
+def photo_bytes(digit: np.ndarray, photo: Photo, seed: int = 0) -> bytes:
+    return encode(render(digit, photo, seed), photo.quality)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sample images on the Upload page: (file name, MNIST test index, what it shows)
+
+SAMPLES = {
+    "paper_photo.jpg": "a phone photo of a digit on paper: dark ink, uneven light, JPEG",
+    "sideways_exif.jpg": "a photo stored sideways, with an EXIF tag that says so",
+    "transparent.png": "a dark digit on a transparent background (RGBA PNG)",
+    "white_on_black.png": "a screenshot of a white-on-black drawing, like MNIST itself",
+    "scan_16bit.png": "a 16-bit greyscale scan",
+    "animated.gif": "an animated GIF: only its first frame is used",
+}
+_INDEX = {  # MNIST test indices, one digit each: 0 → 7, 1 → 2, 2 → 1, 3 → 0, 4 → 4, 8 → 5, 18 → 3, 7 → 9
+    "paper_photo.jpg": 0, "sideways_exif.jpg": 18, "transparent.png": 8, "white_on_black.png": 1,
+    "scan_16bit.png": 4, "animated.gif": 7,
+}
+
+
+def sample_labels() -> dict[str, int]:
+    """The MNIST label of the digit in each sample (from the test set)."""
+    from core.data import load_mnist
+
+    y = load_mnist().y_test
+    return {name: int(y[i]) for name, i in _INDEX.items()}
+
+
+def write_samples(directory: Path = SAMPLES_DIR) -> list[Path]:
+    """Render every sample in SAMPLES into `directory`, with an index.json of what each shows."""
+    from core.data import load_mnist
+
+    x = load_mnist().x_test.astype(np.float32) / 255.0
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {}
+
+    photo = Photo(scale=9, margin=0.5, shift=(0.3, -0.4), gradient=0.35, noise=0.025, blur=1.2, quality=80)
+    files["paper_photo.jpg"] = photo_bytes(x[_INDEX["paper_photo.jpg"]], photo, seed=1)
+
+    # Stored rotated 90° counter-clockwise; EXIF orientation 6 says "turn 90° clockwise to view".
+    upright = render(x[_INDEX["sideways_exif.jpg"]], Photo(scale=8, margin=0.4, shift=(-0.2, 0.3), gradient=0.15), seed=2)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    files["sideways_exif.jpg"] = encode(upright.transpose(Image.Transpose.ROTATE_90), 85, exif=exif.tobytes())
+
+    digit = np.asarray(Image.fromarray(x[_INDEX["transparent.png"]], mode="F").resize((224, 224), Image.Resampling.BICUBIC))
+    alpha = (np.clip(digit, 0, 1) * 255).astype(np.uint8)
+    rgba = np.zeros((224, 224, 4), dtype=np.uint8)
+    rgba[..., :3] = (20, 40, 120)  # dark blue ink, opaque only where the stroke is
+    rgba[..., 3] = alpha
+    files["transparent.png"] = encode(Image.fromarray(rgba, mode="RGBA"), 0)
+
+    big = Image.fromarray((x[_INDEX["white_on_black.png"]] * 255).astype(np.uint8), mode="L").resize((280, 280), Image.Resampling.NEAREST)
+    files["white_on_black.png"] = encode(big, 0)
+
+    scan = render(x[_INDEX["scan_16bit.png"]], Photo(scale=6, margin=0.3, noise=0.01, blur=0.8, quality=0), seed=3)
+    grey16 = (np.asarray(scan.convert("L"), dtype=np.float32) / 255.0 * 65535).astype(np.uint16)
+    files["scan_16bit.png"] = encode(Image.fromarray(grey16), 0)
+
+    frames = [Image.fromarray((x[i] * 255).astype(np.uint8), mode="L").resize((112, 112), Image.Resampling.NEAREST)
+              for i in (_INDEX["animated.gif"], 2)]  # a 9, then a 1
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=600, loop=0)
+    files["animated.gif"] = buf.getvalue()
+
+    written = []
+    for name, data in files.items():
+        (directory / name).write_bytes(data)
+        written.append(directory / name)
+    index = {name: {"shows": SAMPLES[name], "mnist_test_index": _INDEX[name]} for name in SAMPLES}
+    (directory / "index.json").write_text(json.dumps(index, indent=2) + "\n")
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_samples():
+        print(f"{path.relative_to(SAMPLES_DIR.parent.parent)}  {path.stat().st_size:>6} bytes")
