@@ -25,6 +25,7 @@ animation, 16-bit greyscale (scaled by 65535, not clipped at 255), CMYK, palette
 from __future__ import annotations
 
 import io
+import re
 import struct
 from dataclasses import dataclass
 
@@ -80,7 +81,8 @@ def decode(data: bytes, name: str = "the file") -> Decoded:
     if len(data) == 0:
         raise LatentLabError(f"{name} is empty (0 bytes): there is no image in it")
     if len(data) > MAX_BYTES:
-        raise LatentLabError(f"{name} is {_mb(len(data))}; the limit is {MAX_MB} MB per file")
+        raise LatentLabError(f"{name} is {len(data):,} bytes ({_mb(len(data))}); the limit is {MAX_MB} MB "
+                             f"({MAX_BYTES:,} bytes) per file")
     try:
         # Pillow's own guard raises DecompressionBombError past twice its MAX_IMAGE_PIXELS (~179 MP) and
         # only warns below that; our MAX_PIXELS is lower, so the size check in `_decode_open` decides.
@@ -88,14 +90,30 @@ def decode(data: bytes, name: str = "the file") -> Decoded:
         with Image.open(io.BytesIO(data), formats=list(FORMATS)) as im:
             return _decode_open(im, name)
     except UnidentifiedImageError:
+        kind = _sniff(data)
+        if kind:  # the right magic number, but no parser could make sense of what follows
+            raise LatentLabError(f"{name} starts like a {kind} file but could not be decoded: the file is damaged or truncated") from None
         raise LatentLabError(f"{name} is not an image this app can read (it accepts {KINDS} files)") from None
-    except Image.DecompressionBombError:
-        raise LatentLabError(f"{name} claims too many pixels to decode safely (a 'decompression bomb'); "
+    except Image.DecompressionBombError as err:
+        claimed = re.search(r"\((\d+) pixels\)", str(err))  # Pillow says "Image size (N pixels) exceeds ..."
+        what = f"{int(claimed[1]) / 1e6:,.0f} megapixels" if claimed else "too many pixels"
+        raise LatentLabError(f"{name} claims {what}, too many to decode safely (a 'decompression bomb'); "
                              f"the limit is {MAX_PIXELS // 1_000_000} megapixels") from None
     except LatentLabError:
         raise
     except _DECODE_ERRORS as err:
         raise LatentLabError(f"{name} could not be decoded: the file is damaged or truncated ({_short(err)})") from None
+
+
+_MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF87a": "GIF", b"GIF89a": "GIF", b"BM": "BMP",
+          b"II*\x00": "TIFF", b"MM\x00*": "TIFF"}
+
+
+def _sniff(data: bytes) -> str | None:
+    """The format a file's first bytes announce, if it is one we accept."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for magic, kind in _MAGIC.items() if data.startswith(magic)), None)
 
 
 def _short(err: BaseException) -> str:
@@ -112,11 +130,11 @@ def _decode_open(im: Image.Image, name: str) -> Decoded:
         raise LatentLabError(f"{name} is {w}×{h} = {w * h / 1e6:.0f} megapixels; the limit is "
                              f"{MAX_PIXELS // 1_000_000} megapixels (larger files could exhaust the server's memory)")
     notes = []
-    frames = getattr(im, "n_frames", 1)
-    if frames > 1 and im.format != "MPO":  # an MPO's extra pictures are previews or depth maps
-        what = {"TIFF": "multi-page TIFF", "GIF": "animated GIF", "WEBP": "animated WebP", "PNG": "animated PNG"}
+    # `is_animated` looks for a second frame only; `n_frames` would walk every frame of a hostile file.
+    if getattr(im, "is_animated", False) and im.format != "MPO":  # an MPO's extra pictures are previews or depth maps
+        what = {"TIFF": "a multi-page TIFF", "GIF": "an animated GIF", "WEBP": "an animated WebP", "PNG": "an animated PNG"}
         noun = "page" if im.format == "TIFF" else "frame"
-        notes.append(f"{what.get(im.format, 'animation')} with {frames} {noun}s: only the first {noun} is used")
+        notes.append(f"{what.get(im.format, 'an animation')}: only the first {noun} is used")
         im.seek(0)
     orientation = _orientation(im)
 

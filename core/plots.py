@@ -139,3 +139,64 @@ def loss_curves(epochs: list[dict], running: dict | None = None, step_fraction: 
     fig.update_layout(xaxis_title="epoch", yaxis_title="loss", height=320, margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", y=1.2), xaxis=dict(rangemode="tozero"))
     return fig
+
+
+# Ten digit colours that stay apart under the common colour-vision deficiencies: Okabe–Ito's eight
+# plus two from Paul Tol's palette (wine, grey). Each digit's cluster also carries its numeral.
+DIGIT_COLOURS = OKABE_ITO + ["#882255", "#999999"]
+
+
+def latent_map(z: np.ndarray, labels: np.ndarray, marks: dict[str, tuple[float, float]] | None = None,
+               height: int = 520) -> go.Figure:
+    """A 2-D latent space: the codes z (N, 2) of reference images coloured by their digit label
+    (N,), each digit's numeral at its cluster's median, and each of `marks` (name → (z₁, z₂), e.g.
+    the user's uploads) as a large star with its name."""
+    z, labels = np.asarray(z, dtype=np.float32), np.asarray(labels)
+    assert z.ndim == 2 and z.shape[1] == 2 and len(z) == len(labels), (z.shape, labels.shape)
+    fig = go.Figure()
+    for d in range(10):
+        zd = z[labels == d]
+        fig.add_trace(go.Scattergl(
+            x=zd[:, 0], y=zd[:, 1], mode="markers", name=str(d),
+            marker=dict(size=3, color=DIGIT_COLOURS[d], opacity=0.45),
+            hovertemplate=f"digit {d}<br>z₁ %{{x:.2f}}, z₂ %{{y:.2f}}<extra></extra>",
+        ))
+        if len(zd):
+            cx, cy = np.median(zd, axis=0)
+            fig.add_annotation(x=float(cx), y=float(cy), text=f"<b>{d}</b>", showarrow=False,
+                               font=dict(size=18, color="white"), bgcolor=DIGIT_COLOURS[d], opacity=0.9)
+    if marks:
+        names = list(marks)
+        pts = np.array([marks[n] for n in names], dtype=np.float32).reshape(-1, 2)
+        fig.add_trace(go.Scatter(
+            x=pts[:, 0], y=pts[:, 1], mode="markers+text", name="your images", text=names,
+            textposition="top center", textfont=dict(size=12, color="black"),
+            marker=dict(size=18, symbol="star", color="#F0E442", line=dict(color="black", width=2)),
+            hovertemplate="%{text}<br>z₁ %{x:.2f}, z₂ %{y:.2f}<extra></extra>",
+        ))
+    fig.update_layout(
+        xaxis_title="z₁ (VAE latent mean)", yaxis_title="z₂", height=height, plot_bgcolor="white",
+        margin=dict(l=10, r=10, t=30, b=10), legend=dict(title="digit", itemsizing="constant"),
+        yaxis=dict(scaleanchor="x", gridcolor="#eee", zerolinecolor="#ccc"), xaxis=dict(gridcolor="#eee", zerolinecolor="#ccc"),
+    )
+    return fig
+
+
+def reference_histogram(reference: np.ndarray, marks: dict[str, float], x_title: str,
+                        reference_name: str = "MNIST test digits") -> go.Figure:
+    """The distribution of a score over reference images (density-normalised histogram), with
+    each of `marks` (name → score) as a dashed vertical line labelled with its name."""
+    reference = np.asarray(reference, dtype=np.float64)
+    values = list(marks.values())
+    lo = float(min([reference.min(), *values]))
+    hi = float(max([np.percentile(reference, 99.9), *values]))
+    fig = go.Figure(go.Histogram(
+        x=reference, name=f"{reference_name} ({len(reference)})", histnorm="probability density",
+        xbins=dict(start=lo, end=hi, size=(hi - lo) / 80 or 1.0), marker_color=OKABE_ITO[5], opacity=0.7,
+    ))
+    for i, (name, value) in enumerate(marks.items()):
+        fig.add_vline(x=value, line_color=OKABE_ITO[6], line_dash="dash",
+                      annotation_text=name, annotation_position="top right" if i % 2 == 0 else "bottom right")
+    fig.update_layout(xaxis_title=x_title, yaxis_title="density", height=300, showlegend=True,
+                      margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15))
+    return fig

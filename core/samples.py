@@ -103,19 +103,12 @@ SAMPLES = {
     "white_on_black.png": "a screenshot of a white-on-black drawing, like MNIST itself",
     "scan_16bit.png": "a 16-bit greyscale scan",
     "animated.gif": "an animated GIF: only its first frame is used",
+    "damaged.png": "a file cut off half-way, to see how a broken upload is reported",
 }
-_INDEX = {  # MNIST test indices, one digit each: 0 → 7, 1 → 2, 2 → 1, 3 → 0, 4 → 4, 8 → 5, 18 → 3, 7 → 9
+SAMPLE_DIGITS = {  # the MNIST test index each sample shows: 0 is a 7, 1 a 2, 4 a 4, 7 a 9, 8 a 5, 18 a 3
     "paper_photo.jpg": 0, "sideways_exif.jpg": 18, "transparent.png": 8, "white_on_black.png": 1,
-    "scan_16bit.png": 4, "animated.gif": 7,
+    "scan_16bit.png": 4, "animated.gif": 7, "damaged.png": 1,
 }
-
-
-def sample_labels() -> dict[str, int]:
-    """The MNIST label of the digit in each sample (from the test set)."""
-    from core.data import load_mnist
-
-    y = load_mnist().y_test
-    return {name: int(y[i]) for name, i in _INDEX.items()}
 
 
 def write_samples(directory: Path = SAMPLES_DIR) -> list[Path]:
@@ -127,39 +120,40 @@ def write_samples(directory: Path = SAMPLES_DIR) -> list[Path]:
     files = {}
 
     photo = Photo(scale=9, margin=0.5, shift=(0.3, -0.4), gradient=0.35, noise=0.025, blur=1.2, quality=80)
-    files["paper_photo.jpg"] = photo_bytes(x[_INDEX["paper_photo.jpg"]], photo, seed=1)
+    files["paper_photo.jpg"] = photo_bytes(x[SAMPLE_DIGITS["paper_photo.jpg"]], photo, seed=1)
 
     # Stored rotated 90° counter-clockwise; EXIF orientation 6 says "turn 90° clockwise to view".
-    upright = render(x[_INDEX["sideways_exif.jpg"]], Photo(scale=8, margin=0.4, shift=(-0.2, 0.3), gradient=0.15), seed=2)
+    upright = render(x[SAMPLE_DIGITS["sideways_exif.jpg"]], Photo(scale=8, margin=0.4, shift=(-0.2, 0.3), gradient=0.15), seed=2)
     exif = Image.Exif()
     exif[0x0112] = 6
     files["sideways_exif.jpg"] = encode(upright.transpose(Image.Transpose.ROTATE_90), 85, exif=exif.tobytes())
 
-    digit = np.asarray(Image.fromarray(x[_INDEX["transparent.png"]], mode="F").resize((224, 224), Image.Resampling.BICUBIC))
+    digit = np.asarray(Image.fromarray(x[SAMPLE_DIGITS["transparent.png"]], mode="F").resize((224, 224), Image.Resampling.BICUBIC))
     alpha = (np.clip(digit, 0, 1) * 255).astype(np.uint8)
     rgba = np.zeros((224, 224, 4), dtype=np.uint8)
     rgba[..., :3] = (20, 40, 120)  # dark blue ink, opaque only where the stroke is
     rgba[..., 3] = alpha
     files["transparent.png"] = encode(Image.fromarray(rgba, mode="RGBA"), 0)
 
-    big = Image.fromarray((x[_INDEX["white_on_black.png"]] * 255).astype(np.uint8), mode="L").resize((280, 280), Image.Resampling.NEAREST)
+    big = Image.fromarray((x[SAMPLE_DIGITS["white_on_black.png"]] * 255).astype(np.uint8), mode="L").resize((280, 280), Image.Resampling.NEAREST)
     files["white_on_black.png"] = encode(big, 0)
 
-    scan = render(x[_INDEX["scan_16bit.png"]], Photo(scale=6, margin=0.3, noise=0.01, blur=0.8, quality=0), seed=3)
+    scan = render(x[SAMPLE_DIGITS["scan_16bit.png"]], Photo(scale=6, margin=0.3, noise=0.01, blur=0.8, quality=0), seed=3)
     grey16 = (np.asarray(scan.convert("L"), dtype=np.float32) / 255.0 * 65535).astype(np.uint16)
     files["scan_16bit.png"] = encode(Image.fromarray(grey16), 0)
 
     frames = [Image.fromarray((x[i] * 255).astype(np.uint8), mode="L").resize((112, 112), Image.Resampling.NEAREST)
-              for i in (_INDEX["animated.gif"], 2)]  # a 9, then a 1
+              for i in (SAMPLE_DIGITS["animated.gif"], 2)]  # a 9, then a 1
     buf = io.BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=600, loop=0)
     files["animated.gif"] = buf.getvalue()
+    files["damaged.png"] = files["white_on_black.png"][: len(files["white_on_black.png"]) // 2]
 
     written = []
     for name, data in files.items():
         (directory / name).write_bytes(data)
         written.append(directory / name)
-    index = {name: {"shows": SAMPLES[name], "mnist_test_index": _INDEX[name]} for name in SAMPLES}
+    index = {name: {"shows": SAMPLES[name], "mnist_test_index": SAMPLE_DIGITS[name]} for name in SAMPLES}
     (directory / "index.json").write_text(json.dumps(index, indent=2) + "\n")
     return written
 

@@ -16,6 +16,10 @@ from core.errors import LatentLabError
 
 KINDS = ("lesson", "conv_ae", "ae_2d", "denoise", "vae")
 SCHEDULES = ("constant", "cosine")
+# Architecture revision of each kind's builder (core.models). Bump it whenever a builder changes
+# what it builds: the revision enters `ModelSpec.key`, so weights made by older code are never
+# loaded into (or mistaken for) the new architecture. Revision 1 is left out of the hash.
+ARCH_REVISION = {"lesson": 1, "conv_ae": 1, "ae_2d": 1, "denoise": 2, "vae": 1}
 VAE_KINDS = ("vae",)
 
 
@@ -87,7 +91,10 @@ class ModelSpec:
     @property
     def key(self) -> str:
         """Stable 16-hex-digit hash of the canonical JSON (sorted keys, floats as repr)."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        d = self.to_dict()
+        if ARCH_REVISION[self.kind] != 1:
+            d["arch"] = ARCH_REVISION[self.kind]
+        canonical = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     @property

@@ -125,6 +125,7 @@ class ModelStore:
         self._models: dict[str, object] = {}
         self._records: dict[str, dict] = {}
         self._key_locks: dict[str, threading.Lock] = {}
+        self._verified: dict[tuple, tuple[ModelSpec, dict | None]] = {}  # file version → (spec, record)
         self._guard = threading.Lock()
 
     def _key_lock(self, key: str) -> threading.Lock:
@@ -151,15 +152,22 @@ class ModelStore:
         """True if `get(spec)` would not need to train."""
         return spec.key in self._models or self._find(spec) is not None
 
-    def entries(self) -> list[dict]:
-        """Records of every valid model in the user cache and the shipped assets (cache first;
-        each key once), newest training first. Unreadable entries are skipped."""
+    def entries(self, include_shipped: bool = True) -> list[dict]:
+        """Records of every valid model in the user cache and (optionally) the shipped assets
+        (cache first; each key once), newest training first. Unreadable entries are skipped.
+
+        Pages call this on reruns, so each entry is verified (hashed) once per file version.
+        """
         seen, out = set(), []
-        for directory in (self.cache_dir, self.assets_dir):
+        for directory in (self.cache_dir, self.assets_dir) if include_shipped else (self.cache_dir,):
             for meta in sorted(directory.glob("*.json")) if directory.is_dir() else ():
                 try:
-                    spec = ModelSpec.from_dict(json.loads(meta.read_text())["spec"])
-                    record = read_record(directory, spec)
+                    weights = meta.with_suffix(".keras")
+                    version = (str(meta), meta.stat().st_mtime_ns, weights.stat().st_mtime_ns, weights.stat().st_size)
+                    if version not in self._verified:
+                        spec = ModelSpec.from_dict(json.loads(meta.read_text())["spec"])
+                        self._verified[version] = (spec, read_record(directory, spec))
+                    spec, record = self._verified[version]
                 except (LatentLabError, OSError, ValueError, KeyError, TypeError):
                     continue
                 if record is not None and spec.key not in seen:

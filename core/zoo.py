@@ -41,8 +41,11 @@ def spec_named(name: str) -> ModelSpec:
 
 
 
-# The one-class recipe (anomaly lab): this spec with digits=(d,) for d in 0..9.
-ONE_CLASS_TEMPLATE = ModelSpec("conv_ae", latent_dim=16, epochs=20, batch_size=128, schedule="cosine")
+# The one-class recipe (anomaly lab): this spec with digits=(d,) for d in 0..9. Chosen by measurement
+# (AUROC of digit d vs the other test digits, MSE score; digits 8 and 2 are the hard ones):
+# VAE z=8: 0.886 / 0.935; the lesson's dense AE: 0.876 / 0.902 (mean over ten 0.952);
+# conv AE z=16: 0.78 / 0.84 with BCE. Scoring by BCE instead of MSE costs 0.03–0.09 on hard digits.
+ONE_CLASS_TEMPLATE = ModelSpec("vae", latent_dim=8, epochs=30, batch_size=128, schedule="cosine")
 
 
 def one_class_spec(digit: int) -> ModelSpec:

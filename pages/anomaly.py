@@ -51,12 +51,13 @@ with st.sidebar:
         model_name = st.selectbox("Model", ALL_DIGIT_MODELS, format_func=title, key="an_model")
     else:
         model_name = "one_class"
-        st.caption(f"A convolutional AE trained only on the {digit}s of the training set.")
+        st.caption(f"A VAE (8-D latent) trained only on the {digit}s of the training set.")
     st.header("What is anomalous")
     sets = [k for k in anomaly.ANOMALY_SETS if digit is not None or k != "other_digits"]
     anomaly_set = st.selectbox("Anomalies", sets, format_func=anomaly.ANOMALY_SETS.get, key="an_set")
-    is_vae = model_name.startswith("vae")
+    is_vae = model_name.startswith("vae") or digit is not None  # the one-class models are VAEs
     score_kind = st.selectbox("Score", [k for k in anomaly.SCORES if is_vae or k != "neg_elbo"],
+                              index=1 if digit is not None else 0,  # MSE separates digits best (see core.zoo)
                               format_func=anomaly.SCORE_LABELS.get, key="an_score")
 
 try:

@@ -34,7 +34,7 @@ def trained_models() -> dict[str, object]:
     """Models users trained on this server (Training lab), label → spec, newest first."""
     from core.spec import ModelSpec
 
-    specs = [ModelSpec.from_dict(r["spec"]) for r in model_store().entries() if r["location"] == "cache"]
+    specs = [ModelSpec.from_dict(r["spec"]) for r in model_store().entries(include_shipped=False)]
     return {f"{s.label} ({s.key[:6]})": s for s in specs}
 
 

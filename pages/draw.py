@@ -8,7 +8,15 @@ from core.compare import reconstruct_all
 from core.errors import LatentLabError
 from core.plots import image_row
 from core.preprocess import from_canvas
-from pages.common import mnist_test_digit, remember_user_digit, shipped_model, show_error, title
+from pages.common import (
+    mnist_test_digit,
+    model_for,
+    remember_user_digit,
+    shipped_model,
+    show_error,
+    title,
+    trained_models,
+)
 
 MODELS = ("lesson", "conv_ae", "vae_2d")
 CANVAS_PX = 280  # 10× MNIST's 28 px, so a finger or mouse stroke is a plausible pen width
@@ -26,6 +34,9 @@ with left:
     st.caption("The icons under the canvas undo, redo and clear. Works with mouse, pen and touch.")
     example = st.number_input("…or load MNIST test digit #", 0, 9999, value=0, step=1, key="draw_example_index")
     use_example = st.toggle("Show this test digit instead of my drawing", key="draw_use_example")
+    mine = trained_models()
+    extra = st.multiselect("Also compare models trained in the Training lab", list(mine), key="draw_extra",
+                           disabled=not mine, placeholder="none trained yet" if not mine else "choose models")
 
 with right:
     try:
@@ -41,14 +52,15 @@ with right:
             pre = from_canvas(rgba)
             x, steps, source = pre.image, pre.steps, "your drawing"
         remember_user_digit(x, source)
-        recs = reconstruct_all({name: shipped_model(name) for name in MODELS}, x)
+        models = {title(name): shipped_model(name) for name in MODELS} | {label: model_for(mine[label]) for label in extra}
+        recs = reconstruct_all(models, x)
     except LatentLabError as err:
         show_error(err)
         st.stop()
 
     st.plotly_chart(
         image_row([x] + [r.image for r in recs],
-                  ["what the model sees<br>28×28"] + [f"{title(r.name)}<br>error {r.bce:.3f}" for r in recs]),
+                  ["what the model sees<br>28×28"] + [f"{r.name}<br>error {r.bce:.3f}" for r in recs]),
         key="draw_reconstructions", config={"displayModeBar": False},
     )
     st.caption("Error = mean per-pixel binary cross-entropy between the input and the reconstruction "

@@ -26,6 +26,12 @@ with c1:
 - **✏️ Draw** — draw a digit and watch three autoencoders rebuild it from their codes:
   the lesson's dense model, a convolutional model, and a VAE with only two latent numbers.
   See exactly what the models receive (your drawing cropped, scaled and centred like MNIST).
+- **🧽 Denoise** — add Gaussian, salt-and-pepper or masking noise to a digit and compare a plain
+  autoencoder with one trained to remove noise, with PSNR and SSIM, and a sweep over noise levels.
+- **🚨 Anomalies** — score MNIST, Fashion-MNIST, noise, rotated digits and your own drawing by
+  reconstruction error; set a threshold and read precision, recall, the ROC curve and the mistakes.
+- **🏋️ Train** — train a model live (a quick one takes about 15 seconds), watch the losses and the
+  reconstructions improve, then use it on the Draw page.
 """
     )
     st.page_link("pages/draw.py", label="Open the Draw page", icon="✏️")
@@ -48,7 +54,7 @@ with st.expander("The models on this server"):
     from pages.common import model_store, title
 
     rows = []
-    for name, spec in SHIPPED.items():
+    for name, spec in SHIPPED.items():  # the one-class models are listed on the Train page
         record = model_store().record(spec) or {}
         m = record.get("metrics", {})
         rows.append({

@@ -56,3 +56,12 @@ def test_shipped_names_resolve():
 def test_lesson_spec_is_the_lesson_recipe():
     s = SHIPPED["lesson"]
     assert (s.latent_dim, s.epochs, s.batch_size, s.learning_rate, s.schedule) == (16, 10, 256, 1e-3, "constant")
+
+
+def test_architecture_revision_enters_the_key(monkeypatch):
+    from core import spec as spec_mod
+
+    assert set(spec_mod.ARCH_REVISION) == set(KINDS)
+    before = ModelSpec("conv_ae").key
+    monkeypatch.setitem(spec_mod.ARCH_REVISION, "conv_ae", 99)
+    assert ModelSpec("conv_ae").key != before  # new builder code never loads old weights

@@ -1,0 +1,63 @@
+"""AppTest for the Upload page. AppTest cannot drive st.file_uploader, so the sample-image buttons,
+which feed their files through exactly the same path, exercise the page end to end."""
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.samples import SAMPLES
+
+TIMEOUT = 90  # the first run imports TensorFlow, loads two models and scores the 10 000 test digits
+
+
+@pytest.fixture
+def page():
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT).run()
+    at.switch_page("pages/upload.py").run()
+    assert not at.exception
+    return at
+
+
+def _specs(at) -> list[str]:
+    return [c.proto.spec for c in at.get("plotly_chart")]
+
+
+def test_upload_page_waits_for_files(page):
+    assert page.title[0].value == "📤 Upload your own digits"
+    assert any("Upload one or more images" in i.value for i in page.info)
+    assert {f"up_sample_{name.split('.')[0]}" for name in SAMPLES} <= {b.key for b in page.button}
+
+
+def test_a_sample_photo_goes_through_the_whole_page(page):
+    page.button(key="up_sample_paper_photo").click().run()
+    assert not page.exception and not page.error
+    specs = _specs(page)
+    assert len(specs) == 4  # the step strip, the reconstructions, the latent map, the error histogram
+    steps, recs = specs[0], specs[1]
+    for caption in ("inverted", "paper removed", "centred by mass"):
+        assert caption in steps
+    assert recs.count('"type":"heatmap"') == 3 and recs.count("error 0.") == 2  # input, AE, VAE
+    verdicts = [m.value for m in page.markdown if "more unusual than" in m.value]
+    assert len(verdicts) == 2 and all(re.search(r"more unusual than \*\*\d+ %\*\* of MNIST test digits", v) for v in verdicts)
+    assert '"type":"scattergl"' in specs[2] and "sample paper_photo.jpg" in specs[2]
+    assert page.session_state["user_digit"]["source"] == "upload sample paper_photo.jpg"
+
+
+def test_all_samples_including_a_damaged_file(page):
+    page.button(key="up_sample_all").click().run()
+    assert not page.exception
+    # The damaged file gets its own message; every other sample is still processed.
+    assert [e.value for e in page.error] == [
+        "sample damaged.png could not be decoded: the file is damaged or truncated (image file is truncated)"
+    ]
+    good = len(SAMPLES) - 1
+    assert len(_specs(page)) == 2 * good + 2
+    assert sum("more unusual than" in m.value for m in page.markdown) == 2 * good
+    notes = " ".join(c.value for c in page.caption)
+    for note in ("first frame", "16-bit", "turned upright", "inverted"):
+        assert note in notes
+
+    page.button(key="up_clear").click().run()
+    assert not page.exception
+    assert any("Upload one or more images" in i.value for i in page.info)
