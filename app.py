@@ -9,6 +9,8 @@ pages = [
     st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw"),
     st.Page("pages/denoise.py", title="Denoise", icon="🧽", url_path="denoise"),
     st.Page("pages/anomaly.py", title="Anomalies", icon="🚨", url_path="anomaly"),
+    st.Page("pages/latent.py", title="Latent space", icon="🗺️", url_path="latent"),
     st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
+    st.Page("pages/upload.py", title="Upload", icon="📤", url_path="upload"),
 ]
 st.navigation(pages).run()

@@ -57,6 +57,10 @@ _DECODE_ERRORS = (
 )
 
 EXIF_ORIENTATION = 0x0112  # the EXIF tag that says how the camera was held
+# 16-bit modes store 0..65535: dividing by 65535 keeps the full range (clipping at 255 would turn
+# almost every pixel white).
+_SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N"}
+_MODE_NOTES = {"P": "palette image: its colours converted to greyscale", "CMYK": "CMYK colour: converted to RGB, then greyscale"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,10 +148,12 @@ def _decode_open(im: Image.Image, name: str) -> Decoded:
         if scale < 1:
             im.draft("L", (max(1, int(w * scale)), max(1, int(h * scale))))
     im.load()
+    # Decided before `_reduce`, which may convert the mode and forgets the format.
+    sixteen_bit = im.mode in _SIXTEEN_BIT or (im.mode == "I" and im.format == "PNG")
+    notes.append("16-bit greyscale: scaled from 0–65535" if sixteen_bit else _MODE_NOTES.get(im.mode, ""))
     im = _reduce(im)
-    grey, alpha, mode_note = _grey_alpha(im, name)
-    if mode_note:
-        notes.append(mode_note)
+    grey, alpha, stretch_note = _grey_alpha(im, name, sixteen_bit)
+    notes = [n for n in [*notes, stretch_note] if n]
     if alpha is not None and float(alpha.min()) >= 1.0:
         alpha = None  # an alpha channel that is opaque everywhere changes nothing
     return Decoded(name, grey, alpha, orientation, kind, (w, h), tuple(notes))
@@ -168,7 +174,9 @@ def _reduce(im: Image.Image) -> Image.Image:
         return im
     if im.mode in ("P", "1"):  # palette indices cannot be averaged; expand them first
         im = im.convert("RGBA" if im.has_transparency_data else "L")
-    if im.mode not in ("L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "I", "F", "I;16"):
+    elif im.mode in _SIXTEEN_BIT:  # Pillow cannot resample 16-bit modes; 32-bit integers keep every value
+        im = im.convert("I")
+    if im.mode not in ("L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "I", "F", "YCbCr", "La", "RGBa", "PA"):
         return im  # rare modes are reduced after conversion to floats, in `_grey_alpha`
     factor = long_side // WORK_SIDE
     if factor >= 2:
@@ -178,17 +186,12 @@ def _reduce(im: Image.Image) -> Image.Image:
     return im
 
 
-# 16-bit modes store 0..65535: dividing by 65535 keeps the full range (clipping at 255 would turn
-# almost every pixel white).
-_SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N"}
-
-
-def _grey_alpha(im: Image.Image, name: str) -> tuple[np.ndarray, np.ndarray | None, str | None]:
-    """A loaded image in any mode → (grey (H, W) float32 [0, 1], alpha or None, a note or None)."""
+def _grey_alpha(im: Image.Image, name: str, sixteen_bit: bool) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    """A loaded image in any mode → (grey (H, W) float32 [0, 1], alpha or None, a note if the
+    values had to be stretched to [0, 1], or None)."""
     mode, note, alpha = im.mode, None, None
-    if mode in _SIXTEEN_BIT or (mode == "I" and im.format == "PNG"):
+    if sixteen_bit:
         grey = np.asarray(im, dtype=np.float32) / 65535.0
-        note = "16-bit greyscale: scaled from 0–65535"
     elif mode in ("I", "F"):
         grey = np.asarray(im, dtype=np.float64)
         grey = np.nan_to_num(grey, nan=0.0, posinf=0.0, neginf=0.0)
@@ -200,10 +203,8 @@ def _grey_alpha(im: Image.Image, name: str) -> tuple[np.ndarray, np.ndarray | No
             note = f"{'32-bit integer' if mode == 'I' else 'floating-point'} pixels: stretched from {lo:g}…{hi:g} to black…white"
     else:
         if mode == "P":
-            note = "palette image: converted to greyscale"
             im = im.convert("RGBA" if im.has_transparency_data else "RGB")
         elif mode == "CMYK":
-            note = "CMYK colour: converted to RGB, then greyscale"
             im = im.convert("RGB")
         elif mode == "1":
             im = im.convert("L")

@@ -9,6 +9,7 @@ import TensorFlow lazily; the rest is numpy and Pillow, testable without a model
 
 from __future__ import annotations
 
+import base64
 import io
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -70,6 +71,36 @@ def kl_to_prior(z_mean: np.ndarray, z_log_var: np.ndarray) -> np.ndarray:
     """KL(N(μ, diag σ²) ‖ N(0, I)) in nats, closed form ½ Σ_d (μ_d² + σ_d² − log σ_d² − 1): (N, D) → (N,)."""
     z_mean, z_log_var = np.asarray(z_mean, np.float64), np.asarray(z_log_var, np.float64)
     return 0.5 * np.sum(np.square(z_mean) + np.exp(z_log_var) - z_log_var - 1.0, axis=-1)
+
+
+def click_grid(box: tuple[tuple[float, float], tuple[float, float]], n: int) -> np.ndarray:
+    """(n², 2) points of an n×n grid spanning `box`, z₁ fastest (numpy.meshgrid order), rounded to
+    4 decimals: exactly the coordinates the map's invisible click targets carry and report back."""
+    (x_lo, x_hi), (y_lo, y_hi) = box
+    gx, gy = np.meshgrid(np.linspace(x_lo, x_hi, n), np.linspace(y_lo, y_hi, n))  # (n, n) each
+    return np.round(np.stack([gx.ravel(), gy.ravel()], axis=-1), 4).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class GridDecodes:
+    """What the decoder draws at every point of a map's click grid, computed once per model so that
+    a click is a lookup, not a TensorFlow call (on a small server, TensorFlow's worker threads would
+    compete with the browser for the CPU): the grid (n², 2) and its images (n², 28, 28) uint8."""
+
+    grid: np.ndarray
+    images: np.ndarray
+
+    def image_at(self, z: np.ndarray) -> np.ndarray | None:
+        """The stored image (28, 28) if z (2,) is one of the grid points (as a click reports it), else None."""
+        d = np.abs(self.grid - np.asarray(z, np.float32)).max(axis=1)  # (n²,) Chebyshev distance to each grid point
+        i = int(np.argmin(d))
+        return self.images[i] if d[i] < 1e-3 else None
+
+
+def decode_grid(model, z: np.ndarray, n: int) -> GridDecodes:
+    """Decode the n×n click grid over `extent(z)` of the codes z (N, 2)."""
+    grid = click_grid(extent(z), n)
+    return GridDecodes(grid, to_uint8(decode_points(model, grid)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +274,9 @@ def tile_centres(count: int, size: int = 28, pad: int = 2) -> np.ndarray:
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """[0, 1] floats → uint8 0..255 (clipped, rounded)."""
+    """[0, 1] floats → uint8 0..255 (clipped, rounded); uint8 input is returned as it is."""
+    if np.asarray(image).dtype == np.uint8:
+        return np.asarray(image)
     return np.round(np.clip(np.asarray(image, np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
@@ -254,10 +287,15 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
 
 
 def png_bytes(image: np.ndarray, scale: int = 4) -> bytes:
-    """A greyscale PNG of a [0, 1] image (h, w), enlarged `scale`× without blurring."""
+    """A greyscale PNG of a [0, 1] (or uint8) image (h, w), enlarged `scale`× without blurring."""
     buf = io.BytesIO()
     Image.fromarray(upscale(to_uint8(image), scale), mode="L").save(buf, format="PNG", optimize=True)
     return buf.getvalue()
+
+
+def png_data_uri(image: np.ndarray, scale: int = 8) -> str:
+    """The image as an inline `data:` URL (a few kB): the browser shows it without a second request."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image, scale)).decode("ascii")
 
 
 def strip_png(frames: np.ndarray, scale: int = 4, pad: int = 2) -> bytes:

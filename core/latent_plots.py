@@ -6,39 +6,39 @@ plus Paul Tol's wine and grey), the same colours the Upload page's latent map us
 
 from __future__ import annotations
 
-import base64
-
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.latent import png_bytes
+from core import latent
 from core.plots import DIGIT_COLOURS, OKABE_ITO
 
-CLICK_GRID = 60  # invisible click targets per axis: ≤ 8 px apart on a ~450 px map, so any click lands on one
+CLICK_GRID = 40  # invisible click targets per axis: ~10 px apart on a ~400 px map, so every click is within
+# plotly's 20 px hover distance of one (denser grids cost click time: plotly restyles every point)
 MARK_COLOUR = "#F0E442"  # Okabe–Ito yellow with a black outline: visible on every digit colour
 
 
 def explorer_figure(z: np.ndarray, labels: np.ndarray, box: tuple[tuple[float, float], tuple[float, float]],
                     marks: dict[str, tuple[float, float]] | None = None, axis_note: str = "",
-                    click_grid: int = CLICK_GRID, height: int = 460) -> go.Figure:
+                    click_grid: int = CLICK_GRID, height: int = 400) -> go.Figure:
     """A clickable 2-D latent map.
 
     z (N, 2) and labels (N,): the test set's codes, one WebGL trace per digit (legend click hides
     or shows a digit), each point's test index in customdata. Under them, a click_grid² grid of
     invisible but selectable points spans `box` ((z₁ lo, hi), (z₂ lo, hi)), so a click on empty
     space still selects something: the nearest grid point, which the page decodes. The selected
-    point is drawn by plotly itself (`selected` styles), so a click needs no new figure.
+    point is drawn by plotly itself (`selected` styles), so a click needs no new figure. Every click
+    redraws the WebGL canvas (the whole figure), so the figure is kept no taller than it needs to be.
     `marks` (name → (z₁, z₂)): the user's own images, as stars.
     """
     z, labels = np.asarray(z, np.float32), np.asarray(labels)
     assert z.ndim == 2 and z.shape[1] == 2 and len(z) == len(labels), (z.shape, labels.shape)
     (x_lo, x_hi), (y_lo, y_hi) = box
-    gx, gy = np.meshgrid(np.linspace(x_lo, x_hi, click_grid), np.linspace(y_lo, y_hi, click_grid))
+    grid = latent.click_grid(box, click_grid)  # (click_grid², 2)
     fig = go.Figure(go.Scattergl(
-        x=np.round(gx.ravel(), 4), y=np.round(gy.ravel(), 4), mode="markers", name="click grid", showlegend=False,
+        x=grid[:, 0], y=grid[:, 1], mode="markers", name="click grid", showlegend=False,
         marker=dict(size=8, color="rgba(0,0,0,0)"),  # invisible, yet hover and click still find it
-        selected=dict(marker=dict(color="#000000", size=14)),  # …until it is the clicked point
+        selected=dict(marker=dict(color="#000000", size=16)),  # …until it is the clicked point
         hovertemplate="z₁ %{x:.2f}, z₂ %{y:.2f}<br>click to decode<extra></extra>",
     ))
     index = np.arange(len(z))
@@ -62,7 +62,7 @@ def explorer_figure(z: np.ndarray, labels: np.ndarray, box: tuple[tuple[float, f
         ))
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white", hovermode="closest",
-        legend=dict(title="digit", itemsizing="constant", orientation="h", y=-0.14),
+        legend=dict(title="digit", itemsizing="constant"),  # on the right: the plot keeps the height
         xaxis=dict(title=f"z₁{axis_note}", range=[x_lo, x_hi], gridcolor="#eee", zerolinecolor="#ccc"),
         yaxis=dict(title="z₂", range=[y_lo, y_hi], gridcolor="#eee", zerolinecolor="#ccc"),
         uirevision="latent-map",  # zoom and hidden digits survive a rerun that changes the figure
@@ -77,7 +77,7 @@ def tiles_figure(image: np.ndarray, x_ticks: tuple[np.ndarray, list[str]] | None
     tile centres (pixel positions, labels): a 20×20 grid is ~30 kB instead of a 360 000-cell heatmap."""
     image = np.asarray(image, np.float32)
     h, w = image.shape
-    source = "data:image/png;base64," + base64.b64encode(png_bytes(image, scale)).decode()
+    source = latent.png_data_uri(image, scale)
     fig = go.Figure(go.Image(source=source, dx=1 / scale, dy=1 / scale, hoverinfo="skip"))  # pixel units of `image`
     axis = dict(showgrid=False, zeroline=False, ticks="")
     xt, yt = x_ticks or ([], []), y_ticks or ([], [])

@@ -36,6 +36,7 @@ SIZE = 28  # ... inside a SIZE×SIZE image
 CENTRE = 14.0  # where MNIST puts the centre of mass (row and column)
 INK_THRESHOLD = 0.1  # fraction of the peak ink below which a pixel counts as background for cropping
 
+RAMP_TOP = 0.5  # the soft threshold reaches full ink this far from Otsu's threshold to the ink's median
 MIN_CONTRAST = 0.04  # ink must differ from the paper by this much (of black…white) to count as ink
 NOISE_MARGIN = 3.0  # ... and by this many standard deviations of the paper's own texture
 SURFACE_GRID = 48  # the lighting surface is fitted on the image shrunk to this many pixels (long side)
@@ -320,8 +321,11 @@ def _soft_threshold(v: np.ndarray) -> tuple[np.ndarray, float]:
     """Residual brightness (H, W), paper ≈ 0 → ink (H, W) in [0, 1] and the Otsu threshold.
 
     A soft version of Otsu: values ramp linearly from `lo` (halfway between the paper's mean and
-    the threshold, but at least NOISE_MARGIN σ above the paper) to the ink's median level, where
-    they reach 1. Paper texture stays at exactly 0; stroke edges keep some anti-aliasing.
+    the threshold, but at least NOISE_MARGIN σ above the paper) to `hi` (halfway from the threshold
+    to the ink's median level), where they reach 1. Paper texture stays at exactly 0, the core of a
+    stroke is full ink as in MNIST, and stroke edges keep their anti-aliasing. (Ramping up to the
+    median instead leaves strokes greyer than MNIST's: on photos of MNIST digits the conv AE's
+    error then comes out ~7 % above the originals'; with `hi` halfway it matches them.)
     The statistics come from every k-th row and column (≤ STATS_PIXELS samples): plenty for a histogram."""
     k = max(1, int(np.sqrt(v.size / STATS_PIXELS)))
     sample = v[::k, ::k]
@@ -338,7 +342,7 @@ def _soft_threshold(v: np.ndarray) -> tuple[np.ndarray, float]:
             f"paper by {contrast:.3f}, less than {max(MIN_CONTRAST, NOISE_MARGIN * sigma0):.3f})"
         )
     lo = min(max(0.5 * (mu0 + t), mu0 + NOISE_MARGIN * sigma0), t)
-    hi = max(ink_level, lo + 1e-3)
+    hi = max(t + RAMP_TOP * (ink_level - t), lo + 1e-3)
     out = v - np.float32(lo)
     out *= np.float32(1.0 / (hi - lo))
     return np.clip(out, 0.0, 1.0, out=out), t

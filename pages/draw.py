@@ -28,10 +28,10 @@ left, right = st.columns([1, 2], gap="large")
 with left:
     canvas = st_canvas(
         stroke_width=20, stroke_color="#FFFFFF", background_color="#000000",
-        height=CANVAS_PX, width=CANVAS_PX, drawing_mode="freedraw", display_toolbar=True,
+        height=CANVAS_PX, width=CANVAS_PX, drawing_mode="freedraw", return_image_data=True,
         update_streamlit=True, key="draw_canvas",
     )
-    st.caption("The icons under the canvas undo, redo and clear. Works with mouse, pen and touch.")
+    st.caption("The canvas toolbar icons undo, redo and clear. Works with mouse, pen and touch.")
     example = st.number_input("…or load MNIST test digit #", 0, 9999, value=0, step=1, key="draw_example_index")
     use_example = st.toggle("Show this test digit instead of my drawing", key="draw_use_example")
     mine = trained_models()

@@ -12,6 +12,7 @@ and fail on CI (when the CI environment variable is set), so a CI image that los
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -48,9 +49,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _log_tail(log_path: Path, chars: int = 4000) -> str:
+    """The end of the server log, without the colour codes of Streamlit's tracebacks."""
     try:
-        return log_path.read_text(errors="replace")[-chars:]
+        return ANSI_ESCAPE.sub("", log_path.read_text(errors="replace"))[-chars:]
     except OSError:
         return "(no server log)"
 
@@ -113,7 +118,6 @@ def streamlit_server() -> Iterator[ServerURL]:
     env = dict(os.environ)
     env.setdefault("LATENT_LAB_DATA", str(SHARED_DATA))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env.setdefault("NO_COLOR", "1")  # plain tracebacks in the server log, which failures quote
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true",

@@ -1,6 +1,7 @@
 """AppTest for the Upload page. AppTest cannot drive st.file_uploader, so the sample-image buttons,
 which feed their files through exactly the same path, exercise the page end to end."""
 
+import json
 import re
 
 import pytest
@@ -19,8 +20,12 @@ def page():
     return at
 
 
-def _specs(at) -> list[str]:
-    return [c.proto.spec for c in at.get("plotly_chart")]
+def _specs(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _titles(spec: dict) -> str:
+    return " ".join(a.get("text", "") for a in spec["layout"].get("annotations", []))
 
 
 def test_upload_page_waits_for_files(page):
@@ -34,13 +39,15 @@ def test_a_sample_photo_goes_through_the_whole_page(page):
     assert not page.exception and not page.error
     specs = _specs(page)
     assert len(specs) == 4  # the step strip, the reconstructions, the latent map, the error histogram
-    steps, recs = specs[0], specs[1]
+    steps, recs, latent = specs[0], specs[1], specs[2]
     for caption in ("inverted", "paper removed", "centred by mass"):
-        assert caption in steps
-    assert recs.count('"type":"heatmap"') == 3 and recs.count("error 0.") == 2  # input, AE, VAE
+        assert caption in _titles(steps)
+    assert [t["type"] for t in recs["data"]] == ["heatmap"] * 3  # input, AE, VAE
+    assert _titles(recs).count("error 0.") == 2
     verdicts = [m.value for m in page.markdown if "more unusual than" in m.value]
     assert len(verdicts) == 2 and all(re.search(r"more unusual than \*\*\d+ %\*\* of MNIST test digits", v) for v in verdicts)
-    assert '"type":"scattergl"' in specs[2] and "sample paper_photo.jpg" in specs[2]
+    assert [t["type"] for t in latent["data"]] == ["scattergl"] * 10 + ["scatter"]  # ten digits, then the upload
+    assert latent["data"][-1]["text"] == ["sample paper_photo.jpg"]
     assert page.session_state["user_digit"]["source"] == "upload sample paper_photo.jpg"
 
 

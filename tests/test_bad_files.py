@@ -22,6 +22,10 @@ from core.errors import LatentLabError
 from core.images import MAX_BYTES, MAX_PIXELS, decode
 from core.preprocess import from_file, preprocess_many
 
+# Pillow warns about what these files are (huge headers, bad TIFF tags) before we refuse them.
+pytestmark = [pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning"),
+              pytest.mark.filterwarnings("ignore::UserWarning")]
+
 
 def _digit(size: int = 64) -> np.ndarray:
     """A white ring on black (uint8), something digit-like to build files from."""

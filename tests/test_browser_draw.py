@@ -29,9 +29,9 @@ CANVAS_SELECTOR = "canvas.upper-canvas"  # Fabric.js draws on the upper canvas; 
 EXCEPTION = '[data-testid="stException"]'
 ERROR_RE = re.compile(r"error\s*(\d+(?:\.\d+)?)")
 
-# Strokes in canvas pixels (the canvas is 280×280): a "1", then the bar and stem that turn it into a "4"-ish shape.
-STROKE_ONE = [(150, 40), (148, 100), (145, 160), (142, 240)]
-STROKE_TWO = [(70, 50), (60, 140), (120, 150), (220, 145)]
+# Strokes as fractions of the visible canvas: a "1", then the stroke that turns it into a "4".
+STROKE_ONE = [(0.55, 0.12), (0.54, 0.35), (0.53, 0.6), (0.52, 0.85)]
+STROKE_TWO = [(0.25, 0.18), (0.2, 0.5), (0.45, 0.53), (0.85, 0.52)]
 
 # The reconstructions chart as the browser has it: the subplot titles (Plotly annotations; the "<br>" becomes two
 # tspans, so textContent reads "…codeerror 0.123") and a fingerprint of each panel's pixels (the heatmap's z values).
@@ -41,9 +41,13 @@ READ_CHART_JS = """
     const titles = Array.from(chart.querySelectorAll('.annotation-text'), a => a.textContent);
     if (!titles.some(t => t.includes('what the model sees'))) continue;
     const plot = chart.querySelector('.js-plotly-plot');
-    const sums = ((plot && plot.data) || []).map(trace => {
+    // _fullData holds z decoded (rows of Float32Array); data may hold Plotly's base64 {dtype, bdata} form.
+    const traces = (plot && (plot._fullData || plot.data)) || [];
+    const sums = traces.map(trace => {
+      const z = trace.z;
+      if (!z || typeof z[Symbol.iterator] !== 'function') return JSON.stringify(z ?? null);
       let s = 0;
-      for (const row of trace.z || []) for (const v of row) s += Number(v) || 0;
+      for (const row of z) for (const v of row) s += Number(v) || 0;
       return Math.round(s * 1000) / 1000;
     });
     return {titles, sums};
@@ -93,15 +97,40 @@ def _canvas(page):
     return frame
 
 
+# The part of the canvas one can actually draw on, in page coordinates: the canvas's box clipped by every ancestor
+# that clips (the component scrolls a canvas wider than its column) and by the viewport.
+VISIBLE_BOX_JS = """
+(el) => {
+  let r = el.getBoundingClientRect();
+  let box = {left: r.left, top: r.top, right: r.right, bottom: r.bottom};
+  const clip = (c) => {
+    box = {left: Math.max(box.left, c.left), top: Math.max(box.top, c.top),
+           right: Math.min(box.right, c.right), bottom: Math.min(box.bottom, c.bottom)};
+  };
+  for (let n = el.parentNode || el.host; n; n = n.parentNode || n.host) {
+    if (n.nodeType !== Node.ELEMENT_NODE) continue;
+    const style = getComputedStyle(n);
+    if (style.overflowX !== 'visible' || style.overflowY !== 'visible') clip(n.getBoundingClientRect());
+  }
+  clip({left: 0, top: 0, right: window.innerWidth, bottom: window.innerHeight});
+  return {x: box.left, y: box.top, width: box.right - box.left, height: box.bottom - box.top};
+}
+"""
+
+
 def _stroke(page, canvas, points, steps=6):
-    """Press the mouse at the first point, drag through the others in small moves, release."""
+    """Press the mouse at the first point, drag through the others in small moves, release.
+
+    Points are fractions (0–1) of the canvas's visible part, so a stroke stays on screen whatever the layout.
+    """
     canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    assert box and box["width"] > 100 and box["height"] > 100, f"canvas not visible: {box}"
-    sx, sy = box["width"] / 280, box["height"] / 280  # in case the canvas is displayed scaled
+    box = canvas.evaluate(VISIBLE_BOX_JS)
+    if canvas.evaluate("() => window.top !== window"):
+        box = canvas.bounding_box()  # in an iframe: Playwright's box is already in page coordinates
+    assert box and box["width"] > 100 and box["height"] > 100, f"too little of the canvas is visible: {box}"
 
     def at(p):
-        return box["x"] + p[0] * sx, box["y"] + p[1] * sy
+        return box["x"] + p[0] * box["width"], box["y"] + p[1] * box["height"]
 
     page.mouse.move(*at(points[0]))
     page.mouse.down()
@@ -136,6 +165,11 @@ def _reconstructions_chart(page):
 def test_drawing_on_the_canvas_updates_the_reconstructions(streamlit_server, browser_page):  # noqa: F811
     page = browser_page
     try:
+        # Home first: on a fresh server, whichever session runs first decides whether app.py's st.navigation
+        # routes the app or Streamlit's legacy pages/ folder mode does (file-name pages, no set_page_config).
+        page.goto(streamlit_server, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
+        nav = page.locator('[data-testid="stSidebarNav"]')
+        nav.get_by_text("Draw", exact=True).wait_for(timeout=PAGE_TIMEOUT_MS)
         page.goto(f"{streamlit_server}/draw", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
         prompt = page.get_by_text("Draw a digit on the canvas")
         prompt.or_(page.locator(EXCEPTION)).first.wait_for(timeout=PAGE_TIMEOUT_MS)

@@ -157,6 +157,21 @@ def test_big_images_are_decoded_small():
     assert len(_save(big, "PNG")) < MAX_BYTES
 
 
+@pytest.mark.parametrize("mode", ["L", "I;16", "P", "1", "LA", "RGBA", "CMYK", "F", "I", "YCbCr"])
+def test_big_images_in_every_mode_are_reduced_and_read_alike(mode):
+    """Above WORK_SIDE each mode takes the reduction path (Pillow cannot resample some of them)."""
+    base = Image.new("L", (2400, 1600), 230)
+    base.paste(Image.fromarray(255 - _digit(112)).resize((1200, 1200)), (600, 200))
+    a = np.asarray(base)
+    im = {"I;16": lambda: Image.fromarray(a.astype(np.uint16) * 257), "F": lambda: Image.fromarray(a.astype(np.float32) / 255),
+          "I": lambda: Image.fromarray(a.astype(np.int32) * 1000)}.get(mode, lambda: base.convert(mode))()
+    fmt = {"CMYK": "JPEG", "YCbCr": "JPEG", "F": "TIFF", "I": "TIFF"}.get(mode, "PNG")
+    data = _save(im, fmt, **({"compression": "tiff_deflate"} if fmt == "TIFF" else {}))
+    d = decode(data, f"big_{mode}")
+    assert max(d.grey.shape) <= WORK_SIDE and d.size == (2400, 1600)
+    _close(P.preprocess_decoded(d).image, tol=0.03)
+
+
 # ---------------------------------------------------------------------------------------------
 # The pipeline
 

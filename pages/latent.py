@@ -1,0 +1,366 @@
+"""Latent space explorer: the MNIST test set in a VAE's and a plain AE's 2-D latent space; click
+anywhere to decode, a manifold grid, samples from the prior, interpolation, and the β trade-off."""
+
+import numpy as np
+import streamlit as st
+
+from core import latent
+from core.data import load_mnist, to_float
+from core.errors import LatentLabError
+from core.latent_plots import CLICK_GRID, beta_figure, explorer_figure, tiles_figure
+from core.plots import image_grid
+from core.zoo import SHIPPED
+from pages.common import USER_DIGIT_KEY, mnist_test_digit, model_store, shipped_model, show_error, title
+
+VAES = {0.25: "vae_2d_beta0.25", 1.0: "vae_2d", 4.0: "vae_2d_beta4"}  # β → shipped 2-D VAE
+AE = "ae_2d"  # the plain conv AE with a 2-D code
+ZOOM = 8  # the decoded image at 224 px: big enough to see every pixel
+SOURCES = ("Test digit", "My drawing or upload", "Point picked on a map")
+BETA_DIGITS = 10  # reconstructions shown per β: the first test image of each digit
+CONFIG = {"displayModeBar": False}
+
+
+@st.cache_data(show_spinner="Encoding the 10 000 MNIST test digits (once per model)…", max_entries=8)
+def codes(model_name: str) -> latent.Codes:
+    mnist = load_mnist()
+    return latent.test_codes(shipped_model(model_name), to_float(mnist.x_test), mnist.y_test)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def beta_terms(model_name: str) -> latent.ElboTerms:
+    """The stored test metrics if the record has them, else measured once on the test set."""
+    spec = SHIPPED[model_name]
+    record = model_store().record(spec) or {}
+    found = latent.terms_from_metrics(spec.beta, record.get("metrics"))
+    return found or latent.measure_terms(shipped_model(model_name), spec.beta, to_float(load_mnist().x_test))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def beta_reconstructions(model_name: str) -> np.ndarray:
+    """(BETA_DIGITS, 28, 28): the first test image of each digit, through the VAE's posterior mean."""
+    mnist = load_mnist()
+    first = [int(np.argmax(mnist.y_test == d)) for d in range(BETA_DIGITS)]
+    model = shipped_model(model_name)
+    return latent.decode_points(model, latent.test_codes(model, to_float(mnist.x_test[first]), mnist.y_test[first]).z)
+
+
+@st.cache_data(show_spinner="Decoding every point of the map's click grid (once per model)…", max_entries=8)
+def grid_decodes(model_name: str) -> latent.GridDecodes:
+    return latent.decode_grid(shipped_model(model_name), codes(model_name).z, CLICK_GRID)
+
+
+@st.cache_data(show_spinner="Decoding the 10 000 test codes (once per model)…", max_entries=8)
+def test_decodes(model_name: str) -> np.ndarray:
+    """(10 000, 28, 28) uint8: the decoder's drawing at each test digit's code (a click on a dot)."""
+    return latent.to_uint8(latent.decode_points(shipped_model(model_name), codes(model_name).z))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def user_code(model_name: str, image_bytes: bytes) -> tuple[float, float]:
+    """The code of the user's digit (28×28 float32, as bytes: a plain hashable key)."""
+    from core import infer  # lazily: only when the user has drawn something
+
+    z = infer.encode(shipped_model(model_name), np.frombuffer(image_bytes, np.float32).reshape(28, 28))[0]
+    return float(z[0]), float(z[1])
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def map_figure(model_name: str, marks: tuple[tuple[str, float, float], ...]):
+    """The clickable map, built once per model and set of marks, not on every click: building it
+    takes ~40 ms (st.cache_data would spend as long unpickling it). Never mutated: st.plotly_chart
+    only reads it."""
+    c = codes(model_name)
+    note = " (mean of q(z|x))" if SHIPPED[model_name].is_vae else " (code)"
+    return explorer_figure(c.z, c.labels, latent.extent(c.z), {n: (z1, z2) for n, z1, z2 in marks}, axis_note=note)
+
+
+@st.cache_resource(show_spinner=False)
+def _freeze_long_lived_objects() -> bool:
+    """Once per server process, after the models are loaded: move every object alive now (TensorFlow,
+    Keras, the models: ~400 000 of them) out of the garbage collector's sight. Streamlit runs
+    gc.collect(2) after every script run, fragments included (runner.postScriptGC); without this
+    each collection rescans them all, ~0.3 s per click on a 2-core server, more than the rest of a
+    click's work. Objects frozen here are never freed, so it runs once, after a full collection."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    return True
+
+
+def _user_marks(model_name: str) -> tuple[tuple[str, float, float], ...]:
+    """The user's latest drawing or upload in this model's latent space, as hashable marks."""
+    user = st.session_state.get(USER_DIGIT_KEY)
+    if user is None:
+        return ()
+    return ((user["source"], *user_code(model_name, np.asarray(user["image"], np.float32).tobytes())),)
+
+
+def _remember_click(model_name: str, chart_key: str) -> None:
+    """on_select: keep the latest clicked point per model (a click that only deselects is ignored)."""
+    clicked = latent.clicked_from_selection(st.session_state[chart_key].selection)
+    if clicked is not None:
+        st.session_state[f"lt_click_{model_name}"] = clicked
+
+
+@st.fragment
+def explorer(model_name: str, family: str) -> None:
+    """One clickable latent map and the image decoded where it was last clicked (reruns alone)."""
+    try:
+        c = codes(model_name)
+        fig = map_figure(model_name, _user_marks(model_name))
+    except LatentLabError as err:
+        show_error(err)
+        return
+    chart_key = f"lt_map_{family}"
+    st.plotly_chart(fig, key=chart_key, on_select=lambda: _remember_click(model_name, chart_key),
+                    selection_mode="points", config=CONFIG)
+    clicked = st.session_state.get(f"lt_click_{model_name}", latent.Clicked(0.0, 0.0))
+    # A lookup, no TensorFlow, between a click and its picture: a dot is a test digit's code, and
+    # anywhere else the click selected a point of the invisible grid.
+    if clicked.test_index is not None:
+        image = test_decodes(model_name)[clicked.test_index]
+    else:
+        image = grid_decodes(model_name).image_at(clicked.z)
+    if image is None:  # a point off the grid (the start, or one set by a test): decode it now
+        image = latent.to_uint8(latent.decode_points(shipped_model(model_name), clicked.z))
+    left, right = st.container(key=f"lt_decoded_{family}").columns([1, 2])  # the key names it for browser tests
+    left.image(latent.png_data_uri(image, ZOOM), width=28 * ZOOM)  # inline: no extra request per click
+    notes = []  # one caption, not several: each element costs the browser time on every click
+    if clicked.test_index is not None:
+        notes.append(f"That is where the encoder puts test digit #{clicked.test_index} "
+                     f"(a {int(c.labels[clicked.test_index])}).")
+    if c.z_log_var is not None:
+        tail = float(latent.prior_tail(clicked.z))
+        notes.append(f"Under the prior N(0, I), {tail:.1%} of samples land further from the centre than this point.")
+        if clicked.test_index is not None:
+            i = clicked.test_index
+            sigma = np.exp(0.5 * c.z_log_var[i])
+            kl = float(latent.kl_to_prior(c.z[i], c.z_log_var[i]))
+            notes.append(f"Its q(z|x) has σ = ({sigma[0]:.2f}, {sigma[1]:.2f}) and KL to the prior {kl:.2f} nats.")
+    with right:
+        st.markdown(f"**{title(model_name)}** decoded at z = ({clicked.z1:+.2f}, {clicked.z2:+.2f})")
+        if notes:
+            st.caption("  \n".join(notes))
+
+
+def _endpoint(end: str, model_name: str) -> latent.Endpoint | None:
+    """The widgets of one interpolation end in `model_name`'s latent space; None (with a note) when
+    it has nothing to offer yet."""
+    name = end.upper()
+    source = st.radio(f"{name} is", SOURCES, key=f"lt_src_{end}")
+    if source == SOURCES[0]:
+        index = int(st.number_input(f"Test digit # for {name}", 0, 9999, {"a": 3, "b": 2}[end], key=f"lt_idx_{end}"))
+        image, label = mnist_test_digit(index)
+        return latent.Endpoint(f"test digit #{index} (a {label})", image=image)
+    if source == SOURCES[1]:
+        user = st.session_state.get(USER_DIGIT_KEY)
+        if st.button(f"📌 Keep my current drawing as {name}", key=f"lt_pin_{end}", disabled=user is None):
+            st.session_state[f"lt_pinned_{end}"] = latent.Endpoint(user["source"], image=user["image"])
+        pinned = st.session_state.get(f"lt_pinned_{end}")
+        if pinned is None and user is None:
+            st.info("Draw a digit on the ✏️ Draw page or upload one on the 📤 Upload page first.")
+            return None
+        return pinned or latent.Endpoint(user["source"], image=user["image"])
+    # Not a button under the map: every element there costs time on each click.
+    last = st.session_state.get(f"lt_click_{model_name}")
+    if st.button(f"📍 Use the point last clicked on the {title(model_name)} map", key=f"lt_take_{end}",
+                 disabled=last is None):
+        st.session_state[f"lt_end_{end}"] = latent.Endpoint(f"the point {last.describe()}", z=(last.z1, last.z2),
+                                                            model=model_name)
+    picked = st.session_state.get(f"lt_end_{end}")
+    if picked is None:
+        st.info("Click a point on that map in section 1, then press the button.")
+    return picked
+
+
+# ---------------------------------------------------------------------------------------------
+
+st.title("🗺️ Latent space")
+st.caption("Every MNIST test digit, squeezed to two numbers. Click anywhere on a map — also between the "
+           "dots — to see what the decoder draws there.")
+
+with st.sidebar:
+    st.header("VAE")
+    beta = st.radio("KL weight β", list(VAES), index=1, format_func=lambda b: f"β = {b:g}", key="lt_beta",
+                    help="Loss = reconstruction + β · KL. β = 1 is the true ELBO; more β, a tidier but blurrier space.")
+    st.caption("β changes the VAE on the whole page: its map, grid, samples and interpolations.")
+vae = VAES[beta]
+if not model_store().available(SHIPPED[vae]):  # never start minutes of training from a page view
+    st.info(f"{title(vae)} has no trained weights on this server yet: choose another β.")
+    st.stop()
+
+st.header("1 · Two latent maps")
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader(title(vae))
+    explorer(vae, "vae")
+with right:
+    st.subheader(title(AE))
+    explorer(AE, "ae")
+for name in (vae, AE):  # ready before the first click (a few seconds for the conv AE, once per server)
+    grid_decodes(name)
+    test_decodes(name)
+_freeze_long_lived_objects()  # after the explorers loaded TensorFlow and the models
+st.markdown(
+    """
+Both models squeeze a digit through two numbers. The **plain autoencoder** (right) is only asked to
+rebuild its input, so it may put each digit anywhere: clusters stretch out along rays, sit far apart,
+and the space between them was never trained — click into a gap and the decoder draws a smudge or a
+hybrid. The **VAE** (left) must also keep each digit's cloud q(z|x) close to N(0, I), so the clusters
+are packed around the origin with no holes, and every point decodes to something digit-like.
+The ★ marks your latest drawing or upload.
+"""
+)
+
+st.header("2 · Manifold grid")
+controls, picture = st.columns([1, 2], gap="large")
+with controls:
+    space = st.radio("Latent space of", ["vae", "ae"], format_func=lambda f: title(vae if f == "vae" else AE),
+                     key="lt_grid_space")
+    model_name = vae if space == "vae" else AE
+    mode = st.radio("Grid", list(latent.GRID_MODES), format_func=latent.GRID_MODES.get, key="lt_grid_mode",
+                    disabled=space == "ae", help="Gaussian quantiles only make sense where the prior is N(0, I): the VAE.")
+    mode = "range" if space == "ae" else mode
+    n = st.slider("Digits per side", 5, latent.MAX_GRID, 15, key="lt_grid_n")
+    (x_lo, x_hi), (y_lo, y_hi) = latent.extent(codes(model_name).z, pad=0.0) if space == "ae" else ((-3.0, 3.0),) * 2
+    lim = round(max(abs(v) for v in (x_lo, x_hi, y_lo, y_hi)) * 1.5, 1)  # room to look beyond the codes
+    z1_range = st.slider("z₁ range", -lim, lim, (round(x_lo, 1), round(x_hi, 1)), key=f"lt_grid_z1_{space}",
+                         disabled=mode == "quantiles")
+    z2_range = st.slider("z₂ range", -lim, lim, (round(y_lo, 1), round(y_hi, 1)), key=f"lt_grid_z2_{space}",
+                         disabled=mode == "quantiles")
+    st.caption("Each tile is the decoder's drawing at one grid point; the top row has the largest z₂, as on the map. "
+               "The quantile grid places tile i at Φ⁻¹((i + ½)/n): every tile stands for the same share of the prior.")
+with picture:
+    try:
+        z1 = latent.grid_axes(mode, n, *z1_range)
+        z2 = latent.grid_axes(mode, n, *z2_range)
+        images = latent.decode_points(shipped_model(model_name), latent.grid_points(z1, z2))  # (n, n, 28, 28)
+    except LatentLabError as err:
+        show_error(err)  # the rest of the page still works
+    else:
+        every = max(1, n // 8)  # at most ~8 labels per axis stay legible
+        ticks = latent.tile_centres(n)
+        st.plotly_chart(tiles_figure(latent.tile(images), (ticks[::every], [f"{v:.2f}" for v in z1[::every]]),
+                                     (ticks[::every], [f"{v:.2f}" for v in z2[::-1][::every]]), "z₁", "z₂", height=620),
+                        key="lt_grid", config=CONFIG)
+
+st.header("3 · New digits from the prior")
+seed = st.session_state.setdefault("lt_seed", 0)
+k = st.slider("Samples per side", 4, 12, 8, key="lt_samples_k")
+if st.button("🎲 New samples", key="lt_reseed"):
+    seed = st.session_state["lt_seed"] = seed + 1
+epsilon = latent.prior_samples(k * k, seed)  # (k², 2), ε ~ N(0, I)
+left, middle, right = st.columns([2, 2, 3], gap="large")
+with left:
+    st.image(latent.upscale(latent.to_uint8(latent.tile(latent.decode_points(shipped_model(vae), epsilon)
+                                                        .reshape(k, k, 28, 28))), 2))
+    st.caption(f"{title(vae)}: z ~ N(0, I), decoded (seed {seed}).")
+with middle:
+    z_ae = latent.fitted_gaussian(codes(AE).z, epsilon)
+    st.image(latent.upscale(latent.to_uint8(latent.tile(latent.decode_points(shipped_model(AE), z_ae)
+                                                        .reshape(k, k, 28, 28))), 2))
+    st.caption(f"{title(AE)}: the same draws, mapped onto a Gaussian fitted to its codes.")
+right.markdown(
+    """
+A VAE is trained so that the codes of the training digits, taken together, look like draws from
+N(0, I). So drawing z from N(0, I) and decoding it lands where training digits were: new digits,
+none of them in MNIST. The plain AE was never given a target shape for its codes. Even sampling
+it generously — from a Gaussian with the mean and spread of its own codes — hits gaps and borders
+between clusters, and more of its samples come out as smudges or two digits at once.
+"""
+)
+
+st.header("4 · Interpolation")
+ends = st.columns([1, 1, 1], gap="large")
+with ends[2]:  # filled first: the ends depend on the space
+    space = st.radio("In the latent space of", ["vae", "ae"], format_func=lambda f: title(vae if f == "vae" else AE),
+                     key="lt_space")
+    steps = st.slider("Steps (A and B included)", 2, latent.MAX_STEPS, 10, key="lt_steps")
+model_name = vae if space == "vae" else AE
+with ends[0]:
+    end_a = _endpoint("a", model_name)
+with ends[1]:
+    end_b = _endpoint("b", model_name)
+frames = None  # (steps, 28, 28) once both ends are known
+if end_a is not None and end_b is not None:
+    try:
+        model = shipped_model(model_name)
+        z_a, z_b = latent.endpoint_code(end_a, model, model_name), latent.endpoint_code(end_b, model, model_name)
+        frames = latent.decode_points(model, latent.interpolate(z_a, z_b, steps))
+    except LatentLabError as err:
+        show_error(err)  # e.g. a point picked on the other model's map; the rest of the page still works
+if frames is not None:
+    t = np.linspace(0, 1, steps)
+    st.plotly_chart(tiles_figure(latent.tile(frames[None]), (latent.tile_centres(steps), [f"{v:.2f}" for v in t]),
+                                 x_title="t:  z(t) = (1 − t)·z_A + t·z_B", height=190), key="lt_strip", config=CONFIG)
+    st.caption(f"From {end_a.label}, z_A = ({z_a[0]:+.2f}, {z_a[1]:+.2f}), to {end_b.label}, "
+               f"z_B = ({z_b[0]:+.2f}, {z_b[1]:+.2f}), in {title(model_name)}'s latent space.")
+    d1, d2, _ = st.columns([1, 1, 3])
+    d1.download_button("⬇️ Strip (PNG)", latent.strip_png(frames), "interpolation.png", "image/png", key="lt_dl_png")
+    d2.download_button("⬇️ Animation (GIF)", latent.gif_bytes(frames), "interpolation.gif", "image/gif", key="lt_dl_gif")
+    st.markdown("Walking in a straight line through the VAE's space, every step is a plausible digit and the "
+                "shape morphs smoothly. In the plain AE's space the same walk can cross a gap, where the decoder "
+                "has never been trained, and the middle frames stop looking like digits.")
+
+st.header("5 · β: sharp reconstructions or a tidy space")
+available = {b: n for b, n in VAES.items() if model_store().available(SHIPPED[n])}
+try:
+    terms = [beta_terms(n) for n in available.values()]
+    recs = [beta_reconstructions(n) for n in available.values()]
+except LatentLabError as err:
+    show_error(err)
+else:
+    st.plotly_chart(beta_figure(terms, beta), key="lt_beta_terms", config=CONFIG)
+    mnist = load_mnist()
+    originals = [to_float(mnist.x_test[int(np.argmax(mnist.y_test == d))])[..., 0] for d in range(BETA_DIGITS)]
+    st.plotly_chart(image_grid([originals, *[list(r) for r in recs]], ["input", *[f"β = {b:g}" for b in available]]),
+                    key="lt_beta_recs", config=CONFIG)
+st.markdown(
+    """
+The VAE minimises reconstruction + β · KL. With **small β** the KL term is cheap: the encoder spreads
+the digits out and makes each q(z|x) narrow, reconstructions get sharper (lower reconstruction
+loss), but the space drifts away from N(0, I) and prior samples fall into empty regions. With
+**large β** every code is pulled hard towards the origin: the space is smooth and well covered,
+but two numbers then carry less about each digit, and the reconstructions blur (higher
+reconstruction loss, lower KL). The bars are test-set means in nats per image; their sum, the
+−ELBO, is the same bound for every β, so it says which trade-off models the data best.
+Change β in the sidebar to see the maps, grid and samples change.
+"""
+)
+
+st.header("6 · The maths behind the pictures")
+c1, c2 = st.columns(2, gap="large")
+c1.markdown(
+    r"""
+**A diagonal-Gaussian encoder.** For an image $x$ the VAE's encoder outputs two vectors, `z_mean`
+$\mu(x)$ and `z_log_var` $\log\sigma^2(x)$. Together they describe a cloud of codes,
+$q(z\mid x)=\mathcal N\big(\mu(x),\operatorname{diag}\sigma^2(x)\big)$ — one independent bell
+curve per latent dimension. The maps show $\mu(x)$, the centre of each cloud.
+
+**The KL term, in closed form.** How far is that cloud from the prior $\mathcal N(0, I)$? For two
+Gaussians the divergence $\mathrm{KL}\big(q(z\mid x)\,\|\,\mathcal N(0,I)\big)$ needs no sampling:
+"""
+)
+c1.latex(r"\mathrm{KL}=\tfrac12\sum_{d}\left(\mu_d^2+\sigma_d^2-\log\sigma_d^2-1\right)")
+c1.markdown(
+    r"""
+It is zero only when $\mu=0$ and $\sigma=1$: it pulls every centre towards the origin and stops the
+clouds from shrinking to points (the map's captions give it for any test digit you click).
+"""
+)
+c2.markdown(
+    r"""
+**The reparameterisation trick.** Training needs a sample $z\sim q(z\mid x)$, but "draw at random"
+has no gradient. So write the sample as
+$z=\mu+\sigma\odot\varepsilon$ with $\varepsilon\sim\mathcal N(0,I)$: the randomness is in
+$\varepsilon$, which does not depend on the weights, and gradients flow through $\mu$ and $\sigma$.
+
+**Why the VAE's space can be sampled and the AE's cannot.** The KL term makes the codes of all
+training images, taken together, fill $\mathcal N(0, I)$; and because the decoder was trained on
+*noisy* codes (whole clouds, not points), it learned to draw something sensible everywhere in
+them. A plain AE's decoder only ever saw the exact codes of its training images, scattered
+wherever the encoder liked. There is no known distribution to draw from, and the points between
+its clusters were never trained on.
+"""
+)

@@ -1,0 +1,151 @@
+"""AppTest: the Latent space page runs, shows its maps and controls, reacts to clicks (a clicked
+point stored as the map's on_select callback stores it), grid, reseed and interpolation settings,
+and encodes the test set once per model, not once per rerun."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import latent
+
+TIMEOUT = 90  # the first run imports TensorFlow, loads the models and encodes 10 000 digits
+
+
+@pytest.fixture
+def page(monkeypatch):
+    calls: list[int] = []
+    real = latent.test_codes
+
+    def counting(model, x, labels):  # counts full test-set encodings (the β section encodes 10 images)
+        if len(x) == 10_000:
+            calls.append(len(x))
+        return real(model, x, labels)
+
+    monkeypatch.setattr(latent, "test_codes", counting)
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("pages/latent.py").run()
+    assert not at.exception
+    at.encodings = calls
+    return at
+
+
+def _decoded_texts(at) -> list[str]:
+    return [m.value for m in at.markdown if "decoded at z =" in m.value]
+
+
+def _chart(at, key: str) -> str:
+    return next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id).proto.spec
+
+
+def test_page_shows_both_maps_and_the_controls(page):
+    at = page
+    assert not at.error
+    assert at.title[0].value == "🗺️ Latent space"
+    assert at.radio(key="lt_beta").value == 1.0
+    charts = at.get("plotly_chart")
+    maps = [c for c in charts if c.proto.selection_mode]
+    assert len(maps) == 2  # the VAE's and the AE's, both clickable
+    for c in maps:
+        spec = c.proto.spec
+        assert spec.count('"type":"scattergl"') == 11  # click grid + ten digits
+        assert '"click grid"' in spec
+    assert _decoded_texts(at) == ["**VAE (2-D latent)** decoded at z = (+0.00, +0.00)",
+                                  "**Conv AE (2-D code)** decoded at z = (+0.00, +0.00)"]
+    for key in ("lt_grid_n", "lt_samples_k", "lt_steps"):
+        at.slider(key=key)
+    for key in ("lt_grid_space", "lt_grid_mode", "lt_src_a", "lt_src_b", "lt_space"):
+        at.radio(key=key)
+    assert at.button(key="lt_reseed")
+    assert {d.proto.label for d in at.get("download_button")} == {"⬇️ Strip (PNG)", "⬇️ Animation (GIF)"}
+    text = " ".join(m.value for m in at.markdown)
+    for idea in ("reparameterisation trick", "KL term, in closed form", "diagonal-Gaussian encoder",
+                 "can be sampled and the AE's cannot"):
+        assert idea in text
+
+
+def test_a_click_decodes_that_point_and_can_end_an_interpolation(page):
+    at = page
+    at.session_state["lt_click_vae_2d"] = latent.Clicked(2.5, -1.25)  # what the map's on_select stores
+    at.run()
+    assert not at.exception and not at.error
+    assert _decoded_texts(at)[0] == "**VAE (2-D latent)** decoded at z = (+2.50, -1.25)"
+    assert any("further from the centre than this point" in c.value for c in at.caption)
+
+    at.session_state["lt_click_vae_2d"] = latent.Clicked(-0.5, 0.75, test_index=3)  # a click on test digit #3
+    at.run()
+    assert any("test digit #3 (a 0)" in c.value for c in at.caption)
+    assert any("KL to the prior" in c.value for c in at.caption)
+
+    at.radio(key="lt_src_b").set_value("Point picked on a map").run()
+    assert any("Click a point on that map" in i.value for i in at.info)
+    at.button(key="lt_take_b").click().run()  # "Use the point last clicked on the … map"
+    assert not at.exception and not at.error
+    assert any("to the point z = (-0.50, +0.75)" in c.value for c in at.caption)
+    at.radio(key="lt_space").set_value("ae").run()  # that point means nothing in the AE's space
+    assert any("was picked on the map of 'vae_2d', not 'ae_2d'" in e.value for e in at.error)
+    assert any(h.value.startswith("6 · The maths") for h in at.header)  # the rest of the page still shows
+
+
+def test_grid_reseed_and_steps_change_the_output(page):
+    at = page
+    grid = _chart(at, "lt_grid")
+    at.slider(key="lt_grid_n").set_value(8).run()
+    assert not at.exception and _chart(at, "lt_grid") != grid
+    at.radio(key="lt_grid_mode").set_value("quantiles").run()
+    assert not at.exception and not at.error
+    assert "-1.53" in _chart(at, "lt_grid")  # Φ⁻¹(0.5/8) = −1.534 labels the first column
+
+    assert any("(seed 0)" in c.value for c in at.caption)
+    at.button(key="lt_reseed").click().run()
+    assert any("(seed 1)" in c.value for c in at.caption)
+
+    strip = _chart(at, "lt_strip")
+    at.slider(key="lt_steps").set_value(5).run()
+    assert not at.exception and _chart(at, "lt_strip") != strip
+    assert _chart(at, "lt_strip").count('"1.00"') == 1
+
+
+def test_the_test_set_is_encoded_once_per_model(page):
+    at = page
+    first = len(at.encodings)
+    assert first <= 2  # the VAE and the AE, only if no earlier test in this process encoded them
+    at.session_state["lt_click_ae_2d"] = latent.Clicked(10.0, 5.0)
+    at.run()
+    at.slider(key="lt_grid_n").set_value(6).run()
+    at.run()
+    assert not at.exception
+    assert len(at.encodings) == first
+
+
+def test_interpolating_two_drawings(page):
+    at = page
+    digit = np.zeros((28, 28), np.float32)
+    digit[5:23, 13:15] = 1.0
+    at.session_state["user_digit"] = {"image": digit, "source": "your drawing"}
+    at.run()
+    at.radio(key="lt_src_a").set_value("My drawing or upload").run()
+    at.button(key="lt_pin_a").click().run()
+    bar = np.zeros((28, 28), np.float32)
+    bar[13:15, 5:23] = 1.0
+    at.session_state["user_digit"] = {"image": bar, "source": "your second drawing"}
+    at.radio(key="lt_src_b").set_value("My drawing or upload").run()
+    assert not at.exception and not at.error
+    assert any("From your drawing" in c.value and "to your second drawing" in c.value for c in at.caption)
+    assert '"your second drawing"' in at.get("plotly_chart")[0].proto.spec  # the ★ on the map
+
+
+def test_other_betas(page):
+    from core.zoo import SHIPPED
+    from pages.common import model_store
+
+    at = page
+    for beta, name in ((0.25, "vae_2d_beta0.25"), (4.0, "vae_2d_beta4")):
+        if not model_store().available(SHIPPED[name]):
+            pytest.skip(f"{name} is not trained on this machine")
+        at.radio(key="lt_beta").set_value(beta).run()
+        assert not at.exception and not at.error
+        assert f"β = {beta:g}" in at.subheader[0].value
+    assert _chart(at, "lt_beta_terms").count('"type":"bar"') == 3

@@ -1,0 +1,278 @@
+"""core.latent and core.latent_plots: grid, quantile, interpolation and KL maths against independent
+references; PNG and GIF bytes decode back to the right size, frame count and pixels."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from PIL import Image
+
+from core import latent
+from core.errors import LatentLabError
+
+
+def _phi(z: float) -> float:
+    """Standard normal CDF via math.erf: a reference independent of statistics.NormalDist."""
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+# --- grids ------------------------------------------------------------------------------------
+
+
+def test_range_axis_is_evenly_spaced_with_both_ends():
+    z = latent.grid_axes("range", 7, -2.0, 4.0)
+    assert_allclose(z, [-2.0 + i * 1.0 for i in range(7)], atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 15, latent.MAX_GRID])
+def test_quantile_axis_puts_equal_prior_mass_in_each_tile(n):
+    z = latent.grid_axes("quantiles", n)
+    assert_allclose([_phi(v) for v in z], [(i + 0.5) / n for i in range(n)], atol=1e-12)
+    assert_allclose(z, -z[::-1], atol=1e-12)  # symmetric about 0
+    assert np.all(np.diff(z) > 0)
+
+
+def test_quantile_axis_matches_tabulated_values():
+    # Φ⁻¹(0.75) = 0.6744897501960817 and Φ⁻¹(0.975) = 1.959963984540054 (standard tables).
+    assert_allclose(latent.grid_axes("quantiles", 2), [-0.6744897501960817, 0.6744897501960817], atol=1e-12)
+    assert latent.grid_axes("quantiles", 20)[19] == pytest.approx(1.959963984540054, abs=1e-12)
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (("spiral", 5), "valid modes: range, quantiles"),
+    (("range", 0), "grid size must be a whole number in 1..30, got 0"),
+    (("range", latent.MAX_GRID + 1), "got 31"),
+    (("range", 5, 2.0, 2.0), "low < high, got 2.0 to 2.0"),
+    (("range", 5, 0.0, float("nan")), "low < high"),
+])
+def test_bad_grid_requests_name_the_bad_value(args, fragment):
+    with pytest.raises(LatentLabError, match=fragment.replace("(", r"\(").replace(".", r"\.")):
+        latent.grid_axes(*args)
+
+
+def test_grid_points_put_the_largest_z2_on_top_like_the_map():
+    z1, z2 = np.array([-1.0, 0.0, 1.0, 2.0]), np.array([10.0, 20.0, 30.0])
+    pts = latent.grid_points(z1, z2)
+    assert pts.shape == (3, 4, 2)
+    for i in range(3):  # reference: row i from the top has the i-th largest z₂; column j has z1[j]
+        for j in range(4):
+            assert tuple(pts[i, j]) == (z1[j], sorted(z2, reverse=True)[i])
+
+
+# --- interpolation, prior, fitted Gaussian ---------------------------------------------------------
+
+
+def test_interpolation_is_linear_with_exact_ends():
+    z_a, z_b, steps = np.array([1.0, -2.0]), np.array([-3.0, 5.0]), 9
+    path = latent.interpolate(z_a, z_b, steps)
+    reference = np.array([[a + (b - a) * k / (steps - 1) for a, b in zip(z_a, z_b, strict=True)] for k in range(steps)])
+    assert path.shape == (steps, 2)
+    assert_allclose(path, reference, atol=1e-6)
+    assert_allclose(path[0], z_a) and assert_allclose(path[-1], z_b)
+    assert_allclose(np.diff(path, axis=0), np.tile((z_b - z_a) / (steps - 1), (steps - 1, 1)), atol=1e-6)
+
+
+def test_interpolation_rejects_bad_requests():
+    with pytest.raises(LatentLabError, match="steps must be a whole number in 2..32, got 1"):
+        latent.interpolate(np.zeros(2), np.ones(2), 1)
+    with pytest.raises(LatentLabError, match="same latent space, got sizes 2 and 3"):
+        latent.interpolate(np.zeros(2), np.ones(3), 5)
+
+
+def test_prior_samples_are_seeded_standard_normal():
+    a, b = latent.prior_samples(256, seed=7), latent.prior_samples(256, seed=7)
+    assert a.shape == (256, 2) and a.dtype == np.float32
+    assert_allclose(a, b)
+    assert not np.allclose(a, latent.prior_samples(256, seed=8))
+    big = np.random.default_rng(7).standard_normal((256, 2)).astype(np.float32)
+    assert_allclose(a, big)  # exactly numpy's generator: reproducible outside the app too
+    with pytest.raises(LatentLabError, match="number of samples"):
+        latent.prior_samples(0, seed=0)
+
+
+def test_fitted_gaussian_has_the_codes_mean_and_covariance():
+    rng = np.random.default_rng(0)
+    codes = rng.multivariate_normal([10.0, -4.0], [[9.0, 2.5], [2.5, 1.5]], size=50_000)
+    eps = rng.standard_normal((200_000, 2))
+    out = latent.fitted_gaussian(codes, eps)
+    assert_allclose(out.mean(axis=0), codes.mean(axis=0), atol=0.03)
+    assert_allclose(np.cov(out, rowvar=False), np.cov(codes, rowvar=False), rtol=0.02, atol=0.02)
+
+
+# --- KL and prior tail ------------------------------------------------------------------------
+
+
+def test_kl_matches_the_general_multivariate_gaussian_formula():
+    rng = np.random.default_rng(1)
+    mu, log_var = rng.normal(size=(20, 3)), rng.normal(scale=0.7, size=(20, 3))
+    ours = latent.kl_to_prior(mu, log_var)
+    for i in range(20):  # KL(N(μ, Σ) ‖ N(0, I)) = ½ (tr Σ + μᵀμ − k − log det Σ), with full matrices
+        cov = np.diag(np.exp(log_var[i]))
+        reference = 0.5 * (np.trace(cov) + mu[i] @ mu[i] - 3 - np.log(np.linalg.det(cov)))
+        assert ours[i] == pytest.approx(reference, rel=1e-10)
+    assert latent.kl_to_prior(np.zeros((1, 2)), np.zeros((1, 2)))[0] == 0.0  # q = prior
+
+
+def test_prior_tail_matches_monte_carlo():
+    eps = np.random.default_rng(2).standard_normal((400_000, 2))
+    radius = np.linalg.norm(eps, axis=1)
+    for z in ([0.0, 0.0], [1.0, 0.0], [1.2, -1.5], [0.0, 3.0]):
+        assert latent.prior_tail(np.array(z)) == pytest.approx(np.mean(radius > np.linalg.norm(z)), abs=0.003)
+
+
+# --- map geometry and clicks ------------------------------------------------------------------
+
+
+def test_extent_covers_the_codes_with_a_margin():
+    z = np.array([[0.0, -1.0], [10.0, 3.0], [5.0, 1.0]])
+    (x_lo, x_hi), (y_lo, y_hi) = latent.extent(z, pad=0.1)
+    assert (x_lo, x_hi) == pytest.approx((-1.0, 11.0)) and (y_lo, y_hi) == pytest.approx((-1.4, 3.4))
+    (x_lo, x_hi), _ = latent.extent(np.array([[2.0, 2.0]]))
+    assert x_lo < 2.0 < x_hi  # one point still gets a box
+
+
+def test_clicks_on_empty_space_and_on_test_digits():
+    assert latent.clicked_from_selection(None) is None
+    assert latent.clicked_from_selection({"points": [], "point_indices": [], "box": [], "lasso": []}) is None
+    grid = {"points": [{"curve_number": 0, "point_number": 1234, "point_index": 1234, "x": -2.5, "y": 1.25}]}
+    assert latent.clicked_from_selection(grid) == latent.Clicked(-2.5, 1.25, None)
+    digit = {"points": [{"curve_number": 4, "point_index": 17, "x": 0.5, "y": -0.75, "customdata": 4321}]}
+    assert latent.clicked_from_selection(digit) == latent.Clicked(0.5, -0.75, 4321)
+    assert latent.clicked_from_selection({"points": [{"x": 1, "y": 2, "customdata": [12]}]}).test_index == 12
+    assert "test digit #4321" in latent.Clicked(0.5, -0.75, 4321).describe()
+
+
+def test_click_grid_matches_the_figure_and_finds_stored_images():
+    box = ((-2.0, 3.0), (-1.0, 1.0))
+    grid = latent.click_grid(box, 11)
+    assert grid.shape == (121, 2)
+    assert_allclose(grid[:11, 0], np.linspace(-2, 3, 11), atol=1e-4)  # z₁ runs fastest
+    assert_allclose(grid[::11, 1], np.linspace(-1, 1, 11), atol=1e-4)
+    images = np.arange(121, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8)
+    decodes = latent.GridDecodes(grid, images)
+    # A click reports the grid point's own (rounded) coordinates, as plotly sends them back in JSON.
+    k = 57
+    assert decodes.image_at(np.array([float(grid[k, 0]), float(grid[k, 1])]))[0, 0] == k
+    assert decodes.image_at(np.array([0.123, 0.456])) is None  # not a grid point: decode it live
+
+
+def test_endpoint_points_only_make_sense_in_their_own_space():
+    end = latent.Endpoint("A", z=(1.0, 2.0), model="vae_2d")
+    assert_allclose(latent.endpoint_code(end, None, "vae_2d"), [1.0, 2.0])
+    with pytest.raises(LatentLabError, match="'vae_2d', not 'ae_2d'"):
+        latent.endpoint_code(end, None, "ae_2d")
+
+
+def test_explorer_figure_has_a_click_grid_over_the_whole_map():
+    from core.latent_plots import CLICK_GRID, explorer_figure
+
+    rng = np.random.default_rng(3)
+    z, labels = rng.normal(size=(500, 2)), rng.integers(0, 10, 500)
+    box = latent.extent(z)
+    fig = explorer_figure(z, labels, box, marks={"your drawing": (0.1, 0.2)})
+    grid, digits, mark = fig.data[0], fig.data[1:11], fig.data[11]
+    assert len(grid.x) == CLICK_GRID**2 and grid.showlegend is False
+    assert (min(grid.x), max(grid.x)) == pytest.approx(box[0], abs=1e-3)
+    assert (min(grid.y), max(grid.y)) == pytest.approx(box[1], abs=1e-3)
+    assert tuple(fig.layout.xaxis.range) == pytest.approx(box[0]) and tuple(fig.layout.yaxis.range) == pytest.approx(box[1])
+    step = (box[0][1] - box[0][0]) / (CLICK_GRID - 1)
+    # On a 400 px map the farthest a click can be from a grid point is half a cell's diagonal:
+    # well inside plotly's 20 px hover distance, so the grid point, not nothing, gets selected.
+    assert step / (box[0][1] - box[0][0]) * 400 * math.sqrt(2) / 2 < 10
+    assert [t.name for t in digits] == [str(d) for d in range(10)]
+    assert sorted(int(i) for t in digits for i in t.customdata) == list(range(500))
+    for t in digits:  # each point's customdata is its own index, so a click names the test digit
+        assert np.all(labels[np.asarray(t.customdata)] == int(t.name))
+    assert len(set(t.marker.color for t in digits)) == 10
+    assert mark.name == "your digit" and list(mark.text) == ["your drawing"]
+
+
+# --- images and export ------------------------------------------------------------------------
+
+
+def _frames(n: int) -> np.ndarray:
+    rng = np.random.default_rng(4)
+    return rng.random((n, 28, 28)).astype(np.float32)
+
+
+def test_tile_places_each_image_and_centres_are_right():
+    images = _frames(6).reshape(2, 3, 28, 28)
+    out = latent.tile(images, pad=2, pad_value=0.25)
+    assert out.shape == (2 * 30 + 2, 3 * 30 + 2)
+    assert_allclose(out[32:60, 62:90], images[1, 2])
+    assert np.all(out[:2] == 0.25) and np.all(out[:, 30:32] == 0.25)
+    c = latent.tile_centres(3)
+    assert_allclose(c, [2 + 13.5, 32 + 13.5, 62 + 13.5])
+
+
+def test_upscale_is_nearest_neighbour():
+    img = np.arange(6).reshape(2, 3)
+    big = latent.upscale(img, 4)
+    assert big.shape == (8, 12)
+    assert np.all(big[4:8, 8:12] == img[1, 2])
+
+
+def test_png_strip_decodes_to_the_right_size_and_pixels():
+    frames = _frames(5)
+    data = latent.strip_png(frames, scale=3)
+    im = Image.open(io.BytesIO(data))
+    assert im.format == "PNG" and im.mode == "L"
+    assert im.size == ((5 * 30 + 2) * 3, 32 * 3)
+    pixels = np.asarray(im)[::3, ::3]  # undo the nearest-neighbour scale
+    assert np.array_equal(pixels, latent.to_uint8(latent.tile(frames[None])))
+
+
+@pytest.mark.parametrize(("bounce", "expected"), [(True, 2 * 7 - 2), (False, 7)])
+def test_gif_has_one_frame_per_step_and_loops(bounce, expected):
+    frames = _frames(7)
+    im = Image.open(io.BytesIO(latent.gif_bytes(frames, scale=2, bounce=bounce)))
+    assert im.format == "GIF" and im.n_frames == expected
+    assert im.size == (56, 56) and im.info.get("loop") == 0
+    order = list(range(7)) + (list(range(5, 0, -1)) if bounce else [])
+    for k, i in enumerate(order):
+        im.seek(k)
+        got = np.asarray(im.convert("L"))[::2, ::2]
+        assert np.array_equal(got, latent.to_uint8(frames[i])), f"frame {k} should be step {i}"
+        assert im.info.get("duration") == latent.GIF_MS
+
+
+def test_inline_png_is_a_data_url_of_the_enlarged_image():
+    import base64
+
+    img = _frames(1)[0]
+    uri = latent.png_data_uri(img, scale=8)
+    assert uri.startswith("data:image/png;base64,")
+    im = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert im.size == (224, 224)
+    assert np.array_equal(np.asarray(im)[::8, ::8], latent.to_uint8(img))
+    assert latent.png_data_uri(latent.to_uint8(img)) == uri  # uint8 input is taken as it is
+
+
+def test_gif_rejects_a_non_stack():
+    with pytest.raises(LatentLabError, match=r"shape \(N, height, width\), got \(28, 28\)"):
+        latent.gif_bytes(np.zeros((28, 28)))
+
+
+# --- β trade-off ------------------------------------------------------------------------------
+
+
+def test_terms_from_stored_metrics():
+    t = latent.terms_from_metrics(4.0, {"test_neg_elbo": 150.0, "test_kl": 3.5, "test_bce": 0.2})
+    assert (t.beta, t.reconstruction, t.kl, t.neg_elbo) == (4.0, 146.5, 3.5, 150.0)
+    assert latent.terms_from_metrics(1.0, None) is None
+    assert latent.terms_from_metrics(1.0, {"test_bce": 0.2}) is None
+
+
+def test_beta_figure_shows_three_terms_per_beta():
+    from core.latent_plots import beta_figure
+
+    terms = [latent.ElboTerms(b, r, k) for b, r, k in ((4.0, 150.0, 3.0), (0.25, 130.0, 12.0), (1.0, 135.0, 6.0))]
+    fig = beta_figure(terms, current=1.0)
+    assert len(fig.data) == 3
+    assert list(fig.data[0].x) == ["β = 0.25", "β = 1", "β = 4"]  # sorted by β
+    assert list(fig.data[1].y) == [12.0, 6.0, 3.0] and list(fig.data[2].y) == [142.0, 141.0, 153.0]
+    assert len(set(fig.data[0].marker.color)) == 2  # the current β stands out
