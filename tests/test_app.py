@@ -1,5 +1,7 @@
 """AppTest: each page runs without an exception and shows its key widgets."""
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -35,10 +37,10 @@ def test_draw_page_reconstructs_a_test_digit(app):
     assert not app.error
     charts = app.get("plotly_chart")
     assert len(charts) >= 1
-    fig = charts[0].proto.spec
+    fig = json.loads(charts[0].proto.spec)
     # Four panels: the input and three reconstructions, each titled with its error.
-    assert fig.count('"type":"heatmap"') == 4
-    assert fig.count("error 0.") == 3
+    assert [t["type"] for t in fig["data"]] == ["heatmap"] * 4
+    assert sum("error 0." in a["text"] for a in fig["layout"]["annotations"]) == 3
     assert app.session_state["user_digit"]["source"].startswith("MNIST test #3")
 
 
@@ -49,7 +51,7 @@ def test_denoise_page_reacts_to_noise_settings(app):
 
     def panel_titles():
         spec = app.get("plotly_chart")[0].proto.spec
-        assert spec.count('"type":"heatmap"') == 4  # clean, noisy, plain AE, denoising AE
+        assert [t["type"] for t in json.loads(spec)["data"]] == ["heatmap"] * 4  # clean, noisy, plain, denoising
         return spec
 
     before = panel_titles()
