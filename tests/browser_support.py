@@ -2,7 +2,7 @@
 
 Use them from a test module with
 
-    from tests.browser_support import browser_page, chromium, streamlit_server  # noqa: F401
+    (registered for every test module by `pytest_plugins` in tests/conftest.py)
 
 The browser is Debian's /usr/bin/chromium driven by the `playwright` Python package; nothing is ever
 downloaded (`playwright install` is not needed). Without that browser the tests are skipped locally

@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# Browser fixtures (one Streamlit server and one Chromium for the whole run) live in one plugin, so
+# every test module shares the same session-scoped instances.
+pytest_plugins = ["tests.browser_support"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

@@ -11,8 +11,6 @@ import re
 
 import pytest
 
-from tests.browser_support import browser_page, chromium, streamlit_server  # noqa: F401
-
 try:
     from playwright.sync_api import Error as PlaywrightError
 except ImportError:  # skipped locally, an error on CI (like a missing Chromium)

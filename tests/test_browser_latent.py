@@ -8,8 +8,6 @@ import re
 
 import pytest
 
-from tests.browser_support import browser_page, chromium, streamlit_server  # noqa: F401
-
 pytestmark = pytest.mark.browser
 FIRST_RUN_MS = 180_000  # the first visit loads TensorFlow and two models and encodes 10 000 test digits
 MAP = ".st-key-lt_map_vae"

@@ -10,7 +10,6 @@ import urllib.request
 import pytest
 
 from core.samples import SAMPLES_DIR
-from tests.browser_support import browser_page, chromium, streamlit_server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 FIRST_RUN_MS = 180_000  # the first upload loads TensorFlow and two models and scores 10 000 test digits
