@@ -5,12 +5,12 @@ import streamlit as st
 st.set_page_config(page_title="Latent Lab", page_icon="🧬", layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/draw.py", title="Draw", icon="✏️", url_path="draw"),
-    st.Page("pages/denoise.py", title="Denoise", icon="🧽", url_path="denoise"),
-    st.Page("pages/anomaly.py", title="Anomalies", icon="🚨", url_path="anomaly"),
-    st.Page("pages/latent.py", title="Latent space", icon="🗺️", url_path="latent"),
-    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
-    st.Page("pages/upload.py", title="Upload", icon="📤", url_path="upload"),
+    st.Page("views/home.py", title="Home", icon="🏠", default=True),
+    st.Page("views/draw.py", title="Draw", icon="✏️", url_path="draw"),
+    st.Page("views/denoise.py", title="Denoise", icon="🧽", url_path="denoise"),
+    st.Page("views/anomaly.py", title="Anomalies", icon="🚨", url_path="anomaly"),
+    st.Page("views/latent.py", title="Latent space", icon="🗺️", url_path="latent"),
+    st.Page("views/train.py", title="Train", icon="🏋️", url_path="train"),
+    st.Page("views/upload.py", title="Upload", icon="📤", url_path="upload"),
 ]
 st.navigation(pages).run()

@@ -26,16 +26,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def _interactions():
     """page → (set-up, one interaction given the rerun number)."""
     return {
-        "pages/home.py": (lambda at: None, lambda at, i: at.run()),
-        "pages/draw.py": (
+        "views/home.py": (lambda at: None, lambda at, i: at.run()),
+        "views/draw.py": (
             lambda at: at.toggle(key="draw_use_example").set_value(True).run(),
             lambda at, i: at.number_input(key="draw_example_index").set_value(i).run(),
         ),
-        "pages/denoise.py": (
+        "views/denoise.py": (
             lambda at: None,
             lambda at, i: at.slider(key="dn_level_gaussian").set_value(round(0.05 * (i % 20), 2)).run(),
         ),
-        "pages/anomaly.py": (
+        "views/anomaly.py": (
             lambda at: None,
             lambda at, i: next(s for s in at.slider if s.key.startswith("an_threshold_")).set_value(
                 next(s for s in at.slider if s.key.startswith("an_threshold_")).min * (1 + 0.01 * i)).run(),

@@ -22,7 +22,7 @@ def test_home_page(app):
 
 
 def test_draw_page_waits_for_a_drawing(app):
-    app.switch_page("pages/draw.py").run()
+    app.switch_page("views/draw.py").run()
     assert not app.exception
     assert app.title[0].value == "✏️ Draw a digit"
     assert any("Draw a digit on the canvas" in i.value for i in app.info)
@@ -30,7 +30,7 @@ def test_draw_page_waits_for_a_drawing(app):
 
 
 def test_draw_page_reconstructs_a_test_digit(app):
-    app.switch_page("pages/draw.py").run()
+    app.switch_page("views/draw.py").run()
     app.number_input(key="draw_example_index").set_value(3)
     app.toggle(key="draw_use_example").set_value(True).run()
     assert not app.exception
@@ -45,7 +45,7 @@ def test_draw_page_reconstructs_a_test_digit(app):
 
 
 def test_denoise_page_reacts_to_noise_settings(app):
-    app.switch_page("pages/denoise.py").run()
+    app.switch_page("views/denoise.py").run()
     assert not app.exception and not app.error
     assert app.title[0].value == "🧽 Denoising lab"
 
@@ -70,14 +70,14 @@ def test_denoise_page_uses_the_users_drawing(app):
     digit = np.zeros((28, 28), np.float32)
     digit[5:23, 13:15] = 1.0
     app.session_state["user_digit"] = {"image": digit, "source": "your drawing"}
-    app.switch_page("pages/denoise.py").run()
+    app.switch_page("views/denoise.py").run()
     app.radio(key="dn_source").set_value("My drawing or upload").run()
     assert not app.exception and not app.error
     assert "your drawing" in app.get("plotly_chart")[0].proto.spec
 
 
 def test_anomaly_page_threshold_moves_the_metrics(app):
-    app.switch_page("pages/anomaly.py").run()
+    app.switch_page("views/anomaly.py").run()
     assert not app.exception and not app.error
     assert app.title[0].value == "🚨 Anomaly lab"
     metrics = {m.label: m.value for m in app.metric}
@@ -93,7 +93,7 @@ def test_anomaly_page_threshold_moves_the_metrics(app):
 
 
 def test_anomaly_page_one_class_and_elbo(app):
-    app.switch_page("pages/anomaly.py").run()
+    app.switch_page("views/anomaly.py").run()
     app.selectbox(key="an_model").set_value("vae_2d").run()
     app.selectbox(key="an_score").set_value("neg_elbo").run()
     assert not app.exception and not app.error

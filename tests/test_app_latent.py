@@ -26,7 +26,7 @@ def page(monkeypatch):
     monkeypatch.setattr(latent, "test_codes", counting)
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     at.run()
-    at.switch_page("pages/latent.py").run()
+    at.switch_page("views/latent.py").run()
     assert not at.exception
     at.encodings = calls
     return at
@@ -139,7 +139,7 @@ def test_interpolating_two_drawings(page):
 
 def test_other_betas(page):
     from core.zoo import SHIPPED
-    from pages.common import model_store
+    from views.common import model_store
 
     at = page
     for beta, name in ((0.25, "vae_2d_beta0.25"), (4.0, "vae_2d_beta4")):

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.slow
 
 
 def _custom(at, epochs, size):
-    at.switch_page("pages/train.py").run()
+    at.switch_page("views/train.py").run()
     at.selectbox(key="tr_preset").set_value("Custom…").run()
     at.selectbox(key="tr_kind").set_value("lesson").run()
     at.slider(key="tr_epochs").set_value(epochs)

@@ -15,7 +15,7 @@ TIMEOUT = 90  # the first run imports TensorFlow, loads two models and scores th
 @pytest.fixture
 def page():
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT).run()
-    at.switch_page("pages/upload.py").run()
+    at.switch_page("views/upload.py").run()
     assert not at.exception
     return at
 

@@ -163,11 +163,7 @@ def _reconstructions_chart(page):
 def test_drawing_on_the_canvas_updates_the_reconstructions(streamlit_server, browser_page):  # noqa: F811
     page = browser_page
     try:
-        # Home first: on a fresh server, whichever session runs first decides whether app.py's st.navigation
-        # routes the app or Streamlit's legacy pages/ folder mode does (file-name pages, no set_page_config).
-        page.goto(streamlit_server, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
-        nav = page.locator('[data-testid="stSidebarNav"]')
-        nav.get_by_text("Draw", exact=True).wait_for(timeout=PAGE_TIMEOUT_MS)
+        # A deep link straight to the page: app.py's st.navigation routes it (no legacy pages/ folder).
         page.goto(f"{streamlit_server}/draw", wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
         prompt = page.get_by_text("Draw a digit on the canvas")
         prompt.or_(page.locator(EXCEPTION)).first.wait_for(timeout=PAGE_TIMEOUT_MS)

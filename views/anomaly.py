@@ -6,7 +6,7 @@ import streamlit as st
 from core import anomaly, infer, metrics
 from core.errors import LatentLabError
 from core.plots import confusion_figure, image_grid, roc_figure, score_histogram
-from pages.common import USER_DIGIT_KEY, one_class_model, shipped_model, show_error, title
+from views.common import USER_DIGIT_KEY, one_class_model, shipped_model, show_error, title
 
 ALL_DIGIT_MODELS = ("conv_ae", "lesson", "vae_2d", "vae_16")
 GALLERY = 8

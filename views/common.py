@@ -1,6 +1,7 @@
 """Helpers shared by pages: the one model store per server, cached model loads, session state.
 
-Not a page itself (with `st.navigation`, Streamlit does not auto-discover files in pages/).
+Not a page itself. The folder is `views/`, not `pages/`: Streamlit treats a `pages/` folder next to the
+entry script as legacy multipage mode, which a deep link on a fresh server could fall into.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ with c1:
   reconstructions improve, then use it on the Draw page.
 """
     )
-    st.page_link("pages/draw.py", label="Open the Draw page", icon="✏️")
+    st.page_link("views/draw.py", label="Open the Draw page", icon="✏️")
 with c2:
     st.markdown(
         """
@@ -51,7 +51,7 @@ Students can open the same address on their own laptops or phones; each gets the
 
 with st.expander("The models on this server"):
     from core.zoo import SHIPPED
-    from pages.common import model_store, title
+    from views.common import model_store, title
 
     rows = []
     for name, spec in SHIPPED.items():  # the one-class models are listed on the Train page

@@ -6,7 +6,7 @@ from core.errors import LatentLabError
 from core.plots import image_grid, loss_curves
 from core.presets import PRESETS
 from core.spec import KINDS, ModelSpec
-from pages.common import job_board, model_store
+from views.common import job_board, model_store
 
 KIND_LABELS = {"lesson": "Lesson dense AE", "conv_ae": "Convolutional AE", "ae_2d": "Convolutional AE (2-D code)",
                "denoise": "Denoising conv AE", "vae": "Variational AE"}

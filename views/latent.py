@@ -10,7 +10,7 @@ from core.errors import LatentLabError
 from core.latent_plots import CLICK_GRID, beta_figure, explorer_figure, tiles_figure
 from core.plots import image_grid
 from core.zoo import SHIPPED
-from pages.common import USER_DIGIT_KEY, mnist_test_digit, model_store, shipped_model, show_error, title
+from views.common import USER_DIGIT_KEY, mnist_test_digit, model_store, shipped_model, show_error, title
 
 VAES = {0.25: "vae_2d_beta0.25", 1.0: "vae_2d", 4.0: "vae_2d_beta4"}  # β → shipped 2-D VAE
 AE = "ae_2d"  # the plain conv AE with a 2-D code

@@ -6,7 +6,7 @@ import streamlit as st
 from core.denoise import SWEEP_LEVELS, denoise_one, psnr_sweep
 from core.errors import LatentLabError
 from core.plots import image_row, psnr_sweep_figure
-from pages.common import USER_DIGIT_KEY, mnist_test_digit, shipped_model, show_error, title
+from views.common import USER_DIGIT_KEY, mnist_test_digit, shipped_model, show_error, title
 
 MODELS = ("conv_ae", "denoise")  # same convolutional layers; only the training data differs
 NOISE_LABELS = {"gaussian": "Gaussian", "salt_and_pepper": "Salt and pepper", "mask": "Masking (erased blocks)"}

@@ -15,7 +15,7 @@ from core.images import EXTENSIONS, MAX_MB
 from core.plots import image_row, latent_map, reference_histogram
 from core.preprocess import preprocess_many
 from core.samples import SAMPLES, SAMPLES_DIR
-from pages.common import remember_user_digit, shipped_model, show_error, title
+from views.common import remember_user_digit, shipped_model, show_error, title
 
 MODELS = ("conv_ae", "vae_2d")  # an autoencoder and a VAE; the VAE's 2-D latent space is mapped
 PICKED = "up_samples"  # session key: the sample images this user chose, in order

@@ -8,7 +8,7 @@ from core.compare import reconstruct_all
 from core.errors import LatentLabError
 from core.plots import image_row
 from core.preprocess import from_canvas
-from pages.common import (
+from views.common import (
     mnist_test_digit,
     model_for,
     remember_user_digit,
