@@ -106,9 +106,10 @@ def cmd_evaluate(args) -> None:
             results[name] = evaluate(store.get(SHIPPED[name]), SHIPPED[name])
         print(f"{name}: evaluated in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
     cols = [c for c in METRIC_COLUMNS if any(c in r for r in results.values())]
-    print(f"{'model':<10}" + "".join(f"{c:>22}" for c in cols))
+    width = max(len("model"), *map(len, results))  # the name column fits the longest name
+    print(f"{'model':<{width}}" + "".join(f"{c:>22}" for c in cols))
     for name, r in results.items():
-        print(f"{name:<10}" + "".join(f"{r[c]:>22.4f}" if c in r else f"{'-':>22}" for c in cols))
+        print(f"{name:<{width}}" + "".join(f"{r[c]:>22.4f}" if c in r else f"{'-':>22}" for c in cols))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}")
