@@ -164,6 +164,7 @@ def train(
     per_step: bool = True,
     validation: np.ndarray | None = None,
     watch: np.ndarray | None = None,
+    callbacks: list[keras.callbacks.Callback] | tuple = (),
 ) -> TrainResult:
     """Fit a fresh model for `spec`. A cancelled run returns `cancelled=True` (never cache it).
 
@@ -171,6 +172,8 @@ def train(
     which trains faster); `should_stop` is polled after every step. With `validation` images
     (N, 28, 28, 1) the epoch logs gain ``val_*`` losses; with `watch` images (K, 28, 28, 1) each
     epoch-end `Progress` carries their current reconstructions, so a UI can show learning happen.
+    Extra Keras `callbacks` run after the progress hook (e.g. a benchmark's per-epoch evaluation);
+    their time counts in `TrainResult.seconds`, so a caller that wants it out must subtract it.
     """
     x = training_images(spec)
     steps = -(-len(x) // spec.batch_size)
@@ -179,7 +182,7 @@ def train(
     callback = hooks(spec, steps, on_progress, should_stop, watch=None if watch is None else np.asarray(watch, np.float32))
     val = None if validation is None else _validation_dataset(spec, np.asarray(validation, np.float32))
     t0 = time.perf_counter()
-    history = model.fit(_dataset(spec, x), epochs=spec.epochs, verbose=0, callbacks=[callback], shuffle=False,
+    history = model.fit(_dataset(spec, x), epochs=spec.epochs, verbose=0, callbacks=[callback, *callbacks], shuffle=False,
                         validation_data=val)
     seconds = time.perf_counter() - t0
     return TrainResult(model, seconds, {k: [float(v) for v in vs] for k, vs in history.history.items()}, callback.cancelled)
