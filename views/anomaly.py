@@ -1,4 +1,9 @@
-"""Anomaly lab: score histograms, a threshold, precision/recall and ROC, galleries, your input."""
+"""Anomaly lab: score histograms, a threshold, precision/recall and ROC, galleries, your input.
+
+Scores are computed once per (model, normal class, anomaly set, score) and cached for the server;
+the threshold and everything that depends on it live in one `st.fragment`, so moving the slider
+reruns only that panel (metrics, confusion matrix, histogram line, ROC point), not the page.
+"""
 
 import numpy as np
 import streamlit as st
@@ -6,14 +11,28 @@ import streamlit as st
 from core import anomaly, infer, metrics
 from core.errors import LatentLabError
 from core.plots import confusion_figure, image_grid, roc_figure, score_histogram
-from views.common import USER_DIGIT_KEY, one_class_model, shipped_model, show_error, title
+from core.zoo import ONE_CLASS_TEMPLATE, SHIPPED
+from views.common import USER_DIGIT_KEY, model_named, one_class_model, show_error, title, trained_models
 
 ALL_DIGIT_MODELS = ("conv_ae", "lesson", "vae_2d", "vae_16")
+ONE_CLASS = "one_class"  # the shipped one-class VAE of the chosen digit (core.zoo.one_class_spec)
 GALLERY = 8
 
 
 def _model(model_name: str, digit: int | None):
-    return one_class_model(digit) if digit is not None else shipped_model(model_name)
+    """The shipped one-class model of `digit`, a shipped model by name, or a Training-lab model by label."""
+    return one_class_model(digit) if model_name == ONE_CLASS else model_named(model_name)
+
+
+def _is_vae(model_name: str) -> bool:
+    spec = ONE_CLASS_TEMPLATE if model_name == ONE_CLASS else SHIPPED.get(model_name) or trained_models().get(model_name)
+    return spec is not None and spec.is_vae
+
+
+def _trained_for(digit: int | None) -> list[str]:
+    """Training-lab models trained on this page's normal data: all digits, or exactly `digit`."""
+    wanted = () if digit is None else (digit,)
+    return [label for label, spec in trained_models().items() if spec.digits == wanted]
 
 
 @st.cache_data(show_spinner="Scoring the test images (once per model and setting)…", max_entries=64)
@@ -28,16 +47,65 @@ def cached_scores(model_name: str, digit: int | None, anomaly_set: str, score_ki
     }
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def cached_gallery(model_name: str, digit: int | None, anomaly_set: str, score_kind: str) -> dict:
-    """The most and least anomalous images among normal-test + anomalous, with reconstructions."""
+@st.cache_resource(show_spinner=False, max_entries=64)
+def gallery_figures(model_name: str, digit: int | None, anomaly_set: str, score_kind: str) -> dict:
+    """Figures of the most and least anomalous images among normal-test + anomalous, above their
+    reconstructions. Built once (16 subplots take ~0.2 s) and shared read-only by every session."""
     s = cached_scores(model_name, digit, anomaly_set, score_kind)
     images = np.concatenate([anomaly.normal_images(digit)[1], anomaly.anomalous_images(anomaly_set, digit)])
     scores = np.concatenate([s["test"], s["anom"]])
     order = np.argsort(scores)
     picks = {"least": order[:GALLERY], "most": order[::-1][:GALLERY]}
     model = _model(model_name, digit)
-    return {k: (images[i], infer.reconstruct(model, images[i]), scores[i]) for k, i in picks.items()}
+    return {k: image_grid([list(images[i]), list(infer.reconstruct(model, images[i]))], ["input", "rebuilt"],
+                          [f"{v:.3f}" for v in scores[i]]) for k, i in picks.items()}
+
+
+@st.fragment
+def threshold_panel(model_name: str, digit: int | None, anomaly_set: str, score_kind: str,
+                    user_mark: tuple[str, float] | None) -> None:
+    """The slider and all it moves. Inside a fragment, a threshold change reruns only this."""
+    s = cached_scores(model_name, digit, anomaly_set, score_kind)  # a cache hit: the arrays, no model call
+    normal_name = "all digits" if digit is None else f"digit {digit}"
+    default = anomaly.default_threshold(s["val"])
+    lo, hi = float(min(s["test"].min(), s["anom"].min())), float(np.percentile(np.r_[s["test"], s["anom"]], 99.5))
+    threshold = st.slider(
+        "Threshold: flag as anomalous when the score is above", lo, max(hi, default * 1.01), default,
+        step=(hi - lo) / 500 or None, format="%.4f",
+        key=f"an_threshold_{model_name}_{digit}_{anomaly_set}_{score_kind}",
+        help="Starts at the 95th percentile of normal *validation* scores: 5 % of normal images get flagged.",
+    )
+
+    c = anomaly.confusion(s["test"], s["anom"], threshold)
+    auroc = metrics.auroc(s["test"], s["anom"])
+    m1, m2, m3, m4, m5 = st.columns(5)
+    m1.metric("Precision", f"{c.precision:.3f}", help="Of the flagged images, the share that really are anomalous.")
+    m2.metric("Recall", f"{c.recall:.3f}", help="Of the anomalies, the share that got flagged.")
+    m3.metric("F1", f"{c.f1:.3f}")
+    m4.metric("False-positive rate", f"{c.false_positive_rate:.3f}", help="Share of normal images wrongly flagged.")
+    m5.metric("AUROC", f"{auroc:.4f}", help="Chance that a random anomaly scores higher than a random normal image.")
+
+    marks = {}
+    if user_mark is not None:
+        source, user_score = user_mark
+        marks[source] = user_score
+        pct = metrics.percentile_of(user_score, s["test"])
+        verdict = "flagged as anomalous" if user_score > threshold else "accepted as normal"
+        st.info(f"**{source[:1].upper() + source[1:]}** scores {user_score:.4f}: more unusual than {pct:.1f} % of "
+                f"normal test images ({normal_name}) — {verdict} at this threshold.")
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(score_histogram(s["test"], s["anom"], threshold, anomaly.SCORE_LABELS[score_kind],
+                                        normal_name, anomaly.ANOMALY_SETS[anomaly_set].split(" (")[0], marks),
+                        key="an_hist", config={"displayModeBar": False})
+    with right:
+        fpr, tpr, _ = anomaly.roc_curve(s["test"], s["anom"])
+        st.plotly_chart(roc_figure(fpr, tpr, auroc, (c.false_positive_rate, c.recall)), key="an_roc",
+                        config={"displayModeBar": False})
+    st.plotly_chart(confusion_figure(c.tp, c.fp, c.tn, c.fn), key="an_confusion", config={"displayModeBar": False})
+    st.caption(f"Normal: {len(s['test'])} held-out MNIST test images ({normal_name}); the threshold's default "
+               f"comes from the other {len(s['val'])}. Anomalous: {len(s['anom'])} images.")
 
 
 st.title("🚨 Anomaly lab")
@@ -47,76 +115,41 @@ with st.sidebar:
     st.header("What is normal")
     mode = st.radio("Normal data", ["All digits", "One digit only"], key="an_mode")
     digit = st.selectbox("Normal digit", list(range(10)), index=3, key="an_digit") if mode == "One digit only" else None
+    mine = _trained_for(digit)  # Training-lab models that learnt exactly this normal data
     if digit is None:
-        model_name = st.selectbox("Model", ALL_DIGIT_MODELS, format_func=title, key="an_model")
+        model_name = st.selectbox("Model", [*ALL_DIGIT_MODELS, *mine], format_func=title, key="an_model",
+                                  help="Models you trained in the Training lab (on all digits) are listed too.")
     else:
-        model_name = "one_class"
-        st.caption(f"A VAE (8-D latent) trained only on the {digit}s of the training set.")
+        model_name = ONE_CLASS
+        if mine:
+            model_name = st.selectbox("Model", [ONE_CLASS, *mine], key="an_oc_model",
+                                      format_func=lambda n: f"Shipped VAE (8-D) trained on the {digit}s" if n == ONE_CLASS else n)
+        if model_name == ONE_CLASS:
+            st.caption(f"A VAE (8-D latent) trained only on the {digit}s of the training set.")
     st.header("What is anomalous")
     sets = [k for k in anomaly.ANOMALY_SETS if digit is not None or k != "other_digits"]
     anomaly_set = st.selectbox("Anomalies", sets, format_func=anomaly.ANOMALY_SETS.get, key="an_set")
-    is_vae = model_name.startswith("vae") or digit is not None  # the one-class models are VAEs
+    is_vae = _is_vae(model_name)
     score_kind = st.selectbox("Score", [k for k in anomaly.SCORES if is_vae or k != "neg_elbo"],
                               index=1 if digit is not None else 0,  # MSE separates digits best (see core.zoo)
                               format_func=anomaly.SCORE_LABELS.get, key="an_score")
 
+user_mark = None  # (name, score) of the user's latest drawing or upload, marked on the histogram
 try:
-    s = cached_scores(model_name, digit, anomaly_set, score_kind)
+    cached_scores(model_name, digit, anomaly_set, score_kind)
+    user = st.session_state.get(USER_DIGIT_KEY)
+    if user is not None:
+        user_mark = (user["source"], float(anomaly.score(_model(model_name, digit), user["image"], score_kind)[0]))
 except LatentLabError as err:
     show_error(err)
     st.stop()
 
-normal_name = "all digits" if digit is None else f"digit {digit}"
-default = anomaly.default_threshold(s["val"])
-lo, hi = float(min(s["test"].min(), s["anom"].min())), float(np.percentile(np.r_[s["test"], s["anom"]], 99.5))
-threshold = st.slider(
-    "Threshold: flag as anomalous when the score is above", lo, max(hi, default * 1.01), default,
-    step=(hi - lo) / 500 or None, format="%.4f", key=f"an_threshold_{model_name}_{digit}_{score_kind}",
-    help="Starts at the 95th percentile of normal *validation* scores: 5 % of normal images get flagged.",
-)
-
-c = anomaly.confusion(s["test"], s["anom"], threshold)
-auroc = metrics.auroc(s["test"], s["anom"])
-m1, m2, m3, m4, m5 = st.columns(5)
-m1.metric("Precision", f"{c.precision:.3f}", help="Of the flagged images, the share that really are anomalous.")
-m2.metric("Recall", f"{c.recall:.3f}", help="Of the anomalies, the share that got flagged.")
-m3.metric("F1", f"{c.f1:.3f}")
-m4.metric("False-positive rate", f"{c.false_positive_rate:.3f}", help="Share of normal images wrongly flagged.")
-m5.metric("AUROC", f"{auroc:.4f}", help="Chance that a random anomaly scores higher than a random normal image.")
-
-marks = {}
-user = st.session_state.get(USER_DIGIT_KEY)
-if user is not None:
-    try:
-        user_score = float(anomaly.score(_model(model_name, digit), user["image"], score_kind)[0])
-    except LatentLabError as err:
-        show_error(err)
-        st.stop()
-    marks[user["source"]] = user_score
-    pct = metrics.percentile_of(user_score, s["test"])
-    verdict = "flagged as anomalous" if user_score > threshold else "accepted as normal"
-    st.info(f"**{user['source'].capitalize()}** scores {user_score:.4f}: more unusual than {pct:.1f} % of "
-            f"normal test images ({normal_name}) — {verdict} at this threshold.")
-
-left, right = st.columns([3, 2])
-with left:
-    st.plotly_chart(score_histogram(s["test"], s["anom"], threshold, anomaly.SCORE_LABELS[score_kind],
-                                    normal_name, anomaly.ANOMALY_SETS[anomaly_set].split(" (")[0], marks),
-                    key="an_hist", config={"displayModeBar": False})
-with right:
-    fpr, tpr, _ = anomaly.roc_curve(s["test"], s["anom"])
-    st.plotly_chart(roc_figure(fpr, tpr, auroc, (c.false_positive_rate, c.recall)), key="an_roc",
-                    config={"displayModeBar": False})
-st.plotly_chart(confusion_figure(c.tp, c.fp, c.tn, c.fn), key="an_confusion", config={"displayModeBar": False})
-st.caption(f"Normal: {len(s['test'])} held-out MNIST test images ({normal_name}); the threshold's default "
-           f"comes from the other {len(s['val'])}. Anomalous: {len(s['anom'])} images.")
+threshold_panel(model_name, digit, anomaly_set, score_kind, user_mark)
 
 with st.expander("The most and least anomalous images, with their reconstructions", expanded=True):
-    g = cached_gallery(model_name, digit, anomaly_set, score_kind)
+    g = gallery_figures(model_name, digit, anomaly_set, score_kind)
     for key, label in (("most", "Most anomalous"), ("least", "Least anomalous")):
-        x, x_hat, sc = g[key]
-        st.plotly_chart(image_grid([list(x), list(x_hat)], ["input", "rebuilt"], [f"{v:.3f}" for v in sc]),
-                        key=f"an_gallery_{key}", config={"displayModeBar": False})
+        st.plotly_chart(g[key], key=f"an_gallery_{key}", config={"displayModeBar": False})
         st.caption(f"{label} (score above each image).")
 
 st.divider()

@@ -66,6 +66,17 @@ def shipped_model(name: str):
     return _freeze_long_lived(model_store().get(spec_named(name)))
 
 
+def model_named(name: str):
+    """A shipped model by name (`SHIPPED`), or a Training-lab model by its label in `trained_models()`:
+    one resolver for pages that offer both in one list."""
+    if name in SHIPPED:
+        return shipped_model(name)
+    spec = trained_models().get(name)
+    if spec is None:
+        raise LatentLabError(f"the trained model {name!r} is no longer on this server; choose another model")
+    return model_for(spec)
+
+
 @st.cache_resource(show_spinner="Loading the one-class model…")
 def one_class_model(digit: int):
     """The autoencoder trained on digit `digit` alone (shared by every session)."""
@@ -98,4 +109,4 @@ def show_error(err: Exception) -> None:
     st.error(str(err) if isinstance(err, LatentLabError) else f"Something went wrong: {err}")
 
 
-__all__ = ["SHIPPED", "model_store", "shipped_model", "one_class_model", "mnist_test_digit", "title", "remember_user_digit", "show_error"]
+__all__ = ["SHIPPED", "model_store", "shipped_model", "model_named", "trained_models", "one_class_model", "mnist_test_digit", "title", "remember_user_digit", "show_error"]
