@@ -19,7 +19,7 @@ SCHEDULES = ("constant", "cosine")
 # Architecture revision of each kind's builder (core.models). Bump it whenever a builder changes
 # what it builds: the revision enters `ModelSpec.key`, so weights made by older code are never
 # loaded into (or mistaken for) the new architecture. Revision 1 is left out of the hash.
-ARCH_REVISION = {"lesson": 1, "conv_ae": 1, "ae_2d": 1, "denoise": 2, "vae": 1}
+ARCH_REVISION = {"lesson": 1, "conv_ae": 1, "ae_2d": 1, "denoise": 3, "vae": 1}
 VAE_KINDS = ("vae",)
 
 

@@ -60,3 +60,9 @@ def test_vae_2d_elbo_floor(shipped_metrics):
 
 def test_larger_latent_vae_is_sharper(shipped_metrics):
     assert shipped_metrics["vae_16"]["test_bce"] < shipped_metrics["vae_2d"]["test_bce"]
+
+
+def test_denoiser_floor(shipped_metrics):
+    """Issue #5: on MNIST test with Gaussian noise σ = 0.5 (clipped), the denoising AE's outputs score
+    a mean per-image PSNR of at least 20 dB (the noisy inputs themselves score 9.4 dB)."""
+    assert shipped_metrics["denoise"]["psnr_gauss_0.5"] >= 20.0
