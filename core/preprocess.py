@@ -76,6 +76,21 @@ def from_canvas(rgba: np.ndarray) -> Preprocessed:
     return preprocess(grey, alpha, ink="light")  # the canvas draws white on black: no guessing
 
 
+def from_canvas_ink(ink: np.ndarray) -> Preprocessed:
+    """The Draw page's pad: ink (H, W) uint8 grey levels, light strokes on 0 — the canvas cropped to
+    the ink plus a margin, and 2×2-block averaged when large (views/canvas) — → MNIST-style 28×28 input.
+
+    The same pipeline as `from_canvas`: the crop and the block means only drop what the crop to
+    the ink and the 20×20 fit would drop anyway, so the result matches `from_canvas` of the whole
+    canvas (tests/test_canvas_input.py measures how closely)."""
+    ink = np.asarray(ink)
+    if ink.ndim != 2 or min(ink.shape) < 1:
+        raise LatentLabError(f"expected a 2-D ink image (H, W), got shape {ink.shape}")
+    if ink.dtype != np.uint8:
+        raise LatentLabError(f"expected uint8 ink levels 0..255, got dtype {ink.dtype}")
+    return preprocess(ink.astype(np.float32) / 255.0, None, ink="light")
+
+
 def from_file(data: bytes, name: str = "the file") -> Preprocessed:
     """Image file bytes (PNG, JPEG, BMP, GIF, WebP, TIFF) → MNIST-style 28×28 input.
 

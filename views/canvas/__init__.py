@@ -1,0 +1,101 @@
+"""A small drawing pad of our own and a light image strip (Streamlit components v2, inline HTML/CSS/JS
+from this folder).
+
+Why not streamlit-drawable-canvas: it PNG-encodes the whole canvas and throttles sends by 200 ms, so a
+stroke took ~670 ms to reach Python. This pad sends, on pointer-up, the grey levels of the ink's
+bounding box (plus a margin), halved when it is large: a whole-canvas digit is ≤ 140×140 bytes, the
+worst case (a 199-pixel digit, kept at full resolution) 215×215. Mouse, pen and touch draw alike
+(pointer events,
+`touch-action: none`); Undo, Redo and Clear are buttons inside the component.
+
+The strip shows small grey images with captions: building a Plotly figure of four heatmaps cost
+~90 ms of server time per stroke, the strip ~1 ms (raw uint8 pixels, painted into canvases).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.errors import LatentLabError
+
+CANVAS_PX = 280  # bitmap side: 10× MNIST's 28 px, so a finger or mouse stroke is a plausible pen width
+STROKE_PX = 20  # pen width in bitmap pixels: 2 px at 28×28, MNIST's typical stroke
+DETAIL = 100  # the pad halves (2×2 block means) a drawing only if its long side keeps ≥ this many pixels:
+# 5× the 20-pixel box the digit is fitted to, so the fit loses nothing measurable
+MARGIN_PX = 8  # black border the pad keeps around the ink's bounding box
+MAX_SIDE = 1024  # a drawing larger than this per side did not come from this pad
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _component(name: str, stem: str):
+    """Register `stem`.html/.css/.js from this folder, inline, as component `name`."""
+    return st.components.v2.component(
+        name, **{kind: (_HERE / f"{stem}.{kind}").read_text(encoding="utf-8") for kind in ("html", "css", "js")}
+    )
+
+
+# Registered once per process, when a page first imports this module (components must not be
+# re-registered on every rerun; see st.components.v2.component's docs).
+_mount_pad = _component("latent_lab.draw_pad", "canvas")
+_mount_strip = _component("latent_lab.image_strip", "strip")
+
+
+def draw_pad(*, key: str) -> np.ndarray | None:
+    """Show the pad; return the current drawing as ink (h, w) uint8, strokes light on 0 (the ink's
+    bounding box plus margin, at full or half resolution), or None while the pad is empty. A new stroke, Undo, Redo or Clear reruns the enclosing fragment."""
+    result = _mount_pad(
+        key=key,
+        data={"size": CANVAS_PX, "stroke": STROKE_PX, "detail": DETAIL, "margin": MARGIN_PX},
+        default={"drawing": None},
+        on_drawing_change=lambda: None,  # a state key must have a callback; the rerun is what we need
+        width="stretch",
+    )
+    return ink_from_drawing(result.get("drawing"))
+
+
+def ink_from_drawing(drawing: dict | None) -> np.ndarray | None:
+    """The pad's state value {w, h, ink: base64 of h·w bytes, ...} → ink (h, w) uint8, or None if empty."""
+    if drawing is None:
+        return None
+    if not isinstance(drawing, dict):
+        raise LatentLabError(f"the drawing pad sent {type(drawing).__name__}, expected a dict with w, h and ink")
+    w, h, ink = drawing.get("w"), drawing.get("h"), drawing.get("ink")
+    if not (isinstance(w, int) and isinstance(h, int) and 1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
+        raise LatentLabError(f"the drawing pad sent a size of {w!r}×{h!r}; expected whole numbers 1..{MAX_SIDE}")
+    if not isinstance(ink, str):
+        raise LatentLabError("the drawing pad sent no pixels (ink must be a base64 string)")
+    try:
+        raw = base64.b64decode(ink, validate=True)
+    except (binascii.Error, ValueError):
+        raise LatentLabError("the drawing pad sent pixels that are not valid base64") from None
+    if len(raw) != w * h:
+        raise LatentLabError(f"the drawing pad sent {len(raw)} pixels for a {w}×{h} drawing ({w * h} expected)")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(h, w)  # row-major, as the pad wrote them
+
+
+def image_strip(images: list[np.ndarray], titles: list[str], notes: list[str] | None = None, *, key: str,
+                height: int = 120) -> None:
+    """Grey images (each 2-D, values in [0, 1], any size) side by side, `height` CSS pixels tall, with a
+    title and an optional note under each."""
+    notes = notes if notes is not None else [""] * len(images)
+    assert len(images) == len(titles) == len(notes), (len(images), len(titles), len(notes))
+    _mount_strip(key=key, data={"height": height, "panels": [
+        {"title": t, "note": n, **_grey_payload(img)} for img, t, n in zip(images, titles, notes, strict=True)
+    ]}, height="content")
+
+
+def _grey_payload(image: np.ndarray) -> dict:
+    """2-D image in [0, 1] (h, w) → {w, h, pixels: base64 of its uint8 levels, row-major}."""
+    a = np.asarray(image, dtype=np.float32)
+    a = a.reshape(a.shape[:2])  # (h, w, 1) → (h, w)
+    levels = np.rint(np.clip(a, 0.0, 1.0) * 255).astype(np.uint8)
+    return {"w": int(a.shape[1]), "h": int(a.shape[0]), "pixels": base64.b64encode(levels.tobytes()).decode("ascii")}
+
+
+__all__ = ["CANVAS_PX", "STROKE_PX", "DETAIL", "MARGIN_PX", "draw_pad", "ink_from_drawing", "image_strip"]

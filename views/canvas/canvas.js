@@ -1,0 +1,185 @@
+// Latent Lab's drawing pad: a Streamlit components-v2 module, loaded inline by views/canvas/__init__.py.
+//
+// White strokes on black, drawn with pointer events (mouse, pen and touch alike). After each stroke, Undo,
+// Redo and Clear, the drawing is repainted from its strokes and sent to Python as the one state value
+// `drawing`: {w, h, scale, ink: base64 of h·w uint8 grey levels, strokes, seq}, or null when the pad is
+// empty. Only the ink's bounding box (plus a margin) is sent, as f×f block means with f chosen so the long
+// side keeps at least `detail` pixels (f = 1 or 2 at 280 px): MNIST's 20×20 fit then loses nothing, and
+// a whole-canvas digit is ~125×125 bytes, sent at once on pointer-up (no PNG encoding, no throttling).
+//
+// Streamlit calls this function again on every rerun with the same DOM, so the pad keeps its state on the
+// canvas element and attaches its listeners once; each call only hands it the newest setStateValue.
+
+export default function (component) {
+  const { parentElement, data, setStateValue } = component;
+  const canvas = parentElement.querySelector(".ll-ink");
+  if (!canvas) return;
+  if (!canvas.llPad) canvas.llPad = createPad(parentElement, canvas, data || {});
+  canvas.llPad.send = (value) => setStateValue("drawing", value);
+}
+
+function createPad(root, canvas, config) {
+  const size = config.size || 280; // bitmap pixels per side
+  const lineWidth = config.stroke || 20; // pen width in bitmap pixels (MNIST-like at 28×28: 2 px)
+  const detail = config.detail || 100; // the long side sent keeps at least this many pixels
+  const margin = config.margin || 8; // black border kept around the ink (the threshold needs some paper)
+  canvas.width = canvas.height = size;
+  // Read back after every stroke: keep the bitmap in CPU memory so getImageData is cheap.
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  const undoButton = root.querySelector(".ll-undo");
+  const redoButton = root.querySelector(".ll-redo");
+  const clearButton = root.querySelector(".ll-clear");
+
+  const strokes = []; // each stroke: [[x, y], ...] in bitmap pixels
+  const undone = []; // strokes taken back by Undo, newest last, for Redo
+  let current = null; // the stroke being drawn
+  let activePointer = null; // one pointer draws at a time (a second finger is ignored)
+  let seq = 0; // sent with every drawing, so each stroke is a change even if the pixels repeat
+  const pad = { send: null };
+
+  const paintBackground = () => {
+    ctx.fillStyle = "#000";
+    ctx.fillRect(0, 0, size, size);
+  };
+
+  const paintStroke = (points) => {
+    ctx.strokeStyle = ctx.fillStyle = "#fff";
+    ctx.lineWidth = lineWidth;
+    ctx.lineCap = ctx.lineJoin = "round";
+    ctx.beginPath();
+    if (points.length === 1) {
+      // A tap is a dot as wide as the pen.
+      ctx.arc(points[0][0], points[0][1], lineWidth / 2, 0, 2 * Math.PI);
+      ctx.fill();
+      return;
+    }
+    ctx.moveTo(points[0][0], points[0][1]);
+    for (let i = 1; i < points.length; i++) ctx.lineTo(points[i][0], points[i][1]);
+    ctx.stroke();
+  };
+
+  const repaint = () => {
+    paintBackground();
+    for (const s of strokes) paintStroke(s);
+  };
+
+  // The bitmap (size, size) RGBA → the ink's bounding box plus margin → f×f block means of the red channel
+  // (h, w) uint8 → {w, h, scale: f, ink: base64}. White on black, so red = green = blue = the grey level
+  // Python's from_canvas would compute. Blocks reaching past the bitmap's edge count the outside as black.
+  const sample = () => {
+    const px = ctx.getImageData(0, 0, size, size).data;
+    let top = size, left = size, bottom = -1, right = -1;
+    for (let y = 0, i = 0; y < size; y++) {
+      for (let x = 0; x < size; x++, i += 4) {
+        if (px[i] === 0) continue;
+        if (y < top) top = y;
+        if (y > bottom) bottom = y;
+        if (x < left) left = x;
+        if (x > right) right = x;
+      }
+    }
+    if (bottom < 0) return null; // strokes entirely off the bitmap
+    const f = Math.max(1, Math.floor((Math.max(bottom - top, right - left) + 1) / detail));
+    const y0 = Math.max(0, Math.floor((top - margin) / f) * f);
+    const x0 = Math.max(0, Math.floor((left - margin) / f) * f);
+    const h = Math.ceil((Math.min(size, bottom + 1 + margin) - y0) / f);
+    const w = Math.ceil((Math.min(size, right + 1 + margin) - x0) / f);
+    const out = new Uint8Array(w * h);
+    for (let by = 0; by < h; by++) {
+      for (let bx = 0; bx < w; bx++) {
+        let sum = 0;
+        for (let y = y0 + by * f; y < Math.min(size, y0 + (by + 1) * f); y++) {
+          for (let x = x0 + bx * f; x < Math.min(size, x0 + (bx + 1) * f); x++) sum += px[(y * size + x) * 4];
+        }
+        out[by * w + bx] = Math.round(sum / (f * f));
+      }
+    }
+    let text = "";
+    for (let i = 0; i < out.length; i++) text += String.fromCharCode(out[i]);
+    return { w, h, scale: f, ink: btoa(text) };
+  };
+
+  const updateButtons = () => {
+    undoButton.disabled = strokes.length === 0;
+    redoButton.disabled = undone.length === 0;
+    clearButton.disabled = strokes.length === 0 && undone.length === 0;
+    canvas.dataset.strokes = String(strokes.length); // for tests and benchmarks
+  };
+
+  const publish = () => {
+    // Repaint from the strokes: the preview was drawn segment by segment, and Undo needs a clean slate anyway.
+    repaint();
+    updateButtons();
+    seq += 1;
+    const pixels = strokes.length ? sample() : null;
+    const drawing = pixels && { ...pixels, strokes: strokes.length, seq };
+    if (pad.send) pad.send(drawing);
+  };
+
+  // Client (CSS) coordinates → bitmap pixels; the canvas may be shown smaller than its bitmap.
+  const toBitmap = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [((e.clientX - r.left) * size) / r.width, ((e.clientY - r.top) * size) / r.height];
+  };
+
+  canvas.addEventListener("pointerdown", (e) => {
+    if (activePointer !== null || (e.pointerType === "mouse" && e.button !== 0)) return;
+    e.preventDefault(); // no text selection, no emulated mouse events after touch
+    activePointer = e.pointerId;
+    canvas.dataset.pointerType = e.pointerType;
+    try {
+      canvas.setPointerCapture(e.pointerId); // keep receiving moves when the pointer leaves the canvas
+    } catch {
+      // Pointers made up by scripts cannot be captured; drawing works without it.
+    }
+    current = [toBitmap(e)];
+    paintStroke(current);
+  });
+
+  canvas.addEventListener("pointermove", (e) => {
+    if (e.pointerId !== activePointer) return;
+    e.preventDefault();
+    // Coalesced events are the moves the browser merged into this one (smoother fast strokes); they exist
+    // only in secure contexts (https, localhost).
+    const coalesced = typeof e.getCoalescedEvents === "function" ? e.getCoalescedEvents() : [];
+    for (const ev of coalesced.length ? coalesced : [e]) {
+      const p = toBitmap(ev);
+      const last = current[current.length - 1];
+      if (Math.abs(p[0] - last[0]) + Math.abs(p[1] - last[1]) < 0.5) continue;
+      paintStroke([last, p]); // preview; publish() repaints the whole path
+      current.push(p);
+    }
+  });
+
+  const finish = (e) => {
+    if (e.pointerId !== activePointer) return;
+    activePointer = null;
+    strokes.push(current);
+    current = null;
+    undone.length = 0; // a new stroke ends the redo history, as in every editor
+    publish();
+  };
+  canvas.addEventListener("pointerup", finish);
+  canvas.addEventListener("pointercancel", finish); // the browser took the pointer away: keep what was drawn
+
+  undoButton.addEventListener("click", () => {
+    if (!strokes.length) return;
+    undone.push(strokes.pop());
+    publish();
+  });
+  redoButton.addEventListener("click", () => {
+    if (!undone.length) return;
+    strokes.push(undone.pop());
+    publish();
+  });
+  clearButton.addEventListener("click", () => {
+    if (!strokes.length && !undone.length) return;
+    strokes.length = 0;
+    undone.length = 0;
+    publish();
+  });
+
+  paintBackground();
+  updateButtons();
+  return pad;
+}
