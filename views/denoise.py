@@ -3,10 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from core.denoise import SWEEP_LEVELS, denoise_one, psnr_sweep
+from core.denoise import SWEEP_LEVELS, denoise_one, psnr_label, psnr_sweep, transfer_table
 from core.errors import LatentLabError
 from core.plots import image_row, psnr_sweep_figure
-from views.common import USER_DIGIT_KEY, mnist_test_digit, shipped_model, show_error, title
+from core.zoo import spec_named
+from views.common import USER_DIGIT_KEY, mnist_test_digit, model_named, shipped_model, show_error, title, trained_models
 
 MODELS = ("conv_ae", "denoise")  # same convolutional layers; only the training data differs
 NOISE_LABELS = {"gaussian": "Gaussian", "salt_and_pepper": "Salt and pepper", "mask": "Masking (erased blocks)"}
@@ -39,6 +40,9 @@ with st.sidebar:
     label, hi, default, step = LEVEL_SLIDERS[kind]
     level = st.slider(label, 0.0, hi, default, step, key=f"dn_level_{kind}")
     seed = st.number_input("Noise seed (same seed = same picture for everyone)", 0, 10_000, 0, key="dn_seed")
+    mine = trained_models()  # models trained in the Training lab on this server, as extra cleaners
+    extra = st.multiselect("Also clean with models trained in the Training lab", list(mine), key="dn_extra",
+                           disabled=not mine, placeholder="none trained yet" if not mine else "choose models")
 
 try:
     if source == "MNIST test digit":
@@ -46,13 +50,14 @@ try:
         caption = f"test digit #{int(index)} (a {label_})"
     else:
         clean, caption = st.session_state[USER_DIGIT_KEY]["image"], st.session_state[USER_DIGIT_KEY]["source"]
-    scored = denoise_one({title(n): shipped_model(n) for n in MODELS}, clean, kind, float(level), int(seed))
+    models = {title(n): shipped_model(n) for n in MODELS} | {name: model_named(name) for name in extra}
+    scored = denoise_one(models, clean, kind, float(level), int(seed))
 except LatentLabError as err:
     show_error(err)
     st.stop()
 
 images = [clean] + [s.image for s in scored]
-titles = [f"clean<br>{caption}"] + [f"{s.name}<br>PSNR {s.psnr:.1f} dB · SSIM {s.ssim:.2f}" for s in scored]
+titles = [f"clean<br>{caption}"] + [f"{s.name}<br>PSNR {psnr_label(s.psnr)} · SSIM {s.ssim:.2f}" for s in scored]
 st.plotly_chart(image_row(images, titles, height=300), key="dn_images", config={"displayModeBar": False})
 st.caption("PSNR and SSIM compare each image with the clean one (TensorFlow's `tf.image.psnr` and "
            "`tf.image.ssim`). Higher is better; PSNR is in decibels, SSIM is at most 1.")
@@ -67,11 +72,28 @@ st.plotly_chart(psnr_sweep_figure(curves, kind, float(level)), key="dn_sweep", c
 i = int(np.argmin(np.abs(curves["level"] - float(level))))
 gain = curves[title("denoise")][i] - curves[title("conv_ae")][i]
 st.caption(
-    f"Mean over the same 300 MNIST test digits at each level. At {curves['level'][i]:g} the denoising AE "
-    f"is {gain:+.1f} dB against the plain AE. The denoising AE was trained only on Gaussian noise "
-    f"(σ = 0.5): switch the noise type to see how far that training carries to noise it never saw."
+    f"Mean over the same 300 MNIST test digits at each level (for the noisy input, over the digits the "
+    f"noise changed). At {curves['level'][i]:g} the denoising AE is {gain:+.1f} dB against the plain AE."
 )
 st.caption(f"Levels swept: {', '.join(f'{v:g}' for v in SWEEP_LEVELS[kind])}.")
+
+st.subheader("Trained on one noise, tested on another")
+try:
+    rows = transfer_table({k: cached_sweep(k) for k in NOISE_LABELS}, gain=(title("denoise"), title("conv_ae")))
+except LatentLabError as err:
+    show_error(err)
+    st.stop()
+db = st.column_config.NumberColumn(format="%.1f dB")
+st.dataframe(
+    [r | {"noise": NOISE_LABELS[r["noise"]]} for r in rows], hide_index=True, key="dn_transfer",
+    column_config={"level": st.column_config.NumberColumn(format="%.2f"), "noisy input": db, title("conv_ae"): db,
+                   title("denoise"): db, "gain (dB)": st.column_config.NumberColumn("denoising − plain", format="%+.1f dB")},
+)
+st.caption(
+    f"The denoising AE saw only Gaussian noise (σ = {spec_named('denoise').noise_factor:g}) in training. Each row is "
+    "one point of that noise type's sweep, at this page's default level: how far its training carries to damage "
+    "it never saw."
+)
 
 st.divider()
 st.subheader("Why training on corrupted inputs works")
