@@ -15,7 +15,7 @@ from core.images import EXTENSIONS, MAX_MB
 from core.plots import image_row, latent_map, reference_histogram
 from core.preprocess import preprocess_many
 from core.samples import SAMPLES, SAMPLES_DIR
-from views.common import remember_user_digit, shipped_model, show_error, title
+from views.common import model_named, remember_user_digit, shipped_model, show_error, title, trained_models
 
 MODELS = ("conv_ae", "vae_2d")  # an autoencoder and a VAE; the VAE's 2-D latent space is mapped
 PICKED = "up_samples"  # session key: the sample images this user chose, in order
@@ -24,7 +24,7 @@ PICKED = "up_samples"  # session key: the sample images this user chose, in orde
 @st.cache_data(show_spinner="Scoring the 10 000 MNIST test digits (once per server)…")
 def reference_errors(model_name: str) -> np.ndarray:
     """Per-image reconstruction BCE of every MNIST test digit under `model_name` (10 000,)."""
-    return anomaly.score(shipped_model(model_name), to_float(load_mnist().x_test), "bce")
+    return anomaly.score(model_named(model_name), to_float(load_mnist().x_test), "bce")
 
 
 @st.cache_data(show_spinner="Encoding the MNIST test digits (once per server)…")
@@ -61,6 +61,10 @@ if cols[-2].button("All samples", key="up_sample_all", type="primary", width="st
 if cols[-1].button("Clear samples", key="up_clear", width="stretch"):
     picked.clear()
 
+mine = trained_models()
+extra = st.multiselect("Also compare models trained in the Training lab", list(mine), key="up_extra", disabled=not mine,
+                       placeholder="none trained yet" if not mine else "choose models")
+
 files = [(f.name, f.getvalue()) for f in uploads or []] + [(f"sample {n}", sample_bytes(n)) for n in picked]
 if not files:
     st.info("Upload one or more images of digits, or pick a sample image above.")
@@ -72,8 +76,8 @@ for i, (name, data) in enumerate(files):  # the same name twice gets "(2)": name
 outcomes = preprocess_many(files)
 good = [o for o in outcomes if o.ok]
 try:
-    models = {name: shipped_model(name) for name in MODELS}
-    refs = {name: reference_errors(name) for name in MODELS}
+    models = {name: model_named(name) for name in (*MODELS, *extra)}
+    refs = {name: reference_errors(name) for name in models}
     z_test, y_test = reference_codes("vae_2d")
     z_good = infer.encode(models["vae_2d"], np.stack([o.pre.image for o in good])) if good else np.zeros((0, 2))
 except LatentLabError as err:
