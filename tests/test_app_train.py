@@ -1,11 +1,14 @@
-"""AppTest for the Training lab: start → progress → done → listed; and cancel."""
+"""AppTest for the Training lab: start → progress → done → listed; cancel; and the finished model
+offered on the other pages (Anomalies, Upload, Denoise) in the same session, straight away."""
 
+import json
 import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 pytestmark = pytest.mark.slow
+TRAINED = "lesson z=8 n=1000"  # the label prefix of the model `trained` makes (spec.label + key)
 
 
 def _custom(at, epochs, size):
@@ -29,16 +32,72 @@ def _poll(at, until, timeout=120):
     raise AssertionError("timed out")
 
 
-def test_train_to_completion_and_list():
+@pytest.fixture(scope="module")
+def trained():
+    """An app session that trained a small lesson model (2 epochs on 1000 digits) to completion."""
     at = AppTest.from_file("../app.py", default_timeout=90).run()
     _custom(at, epochs=2, size=1000)
     assert any("Press" in i.value or "Start training" in i.value for i in at.info)
     at.button(key="tr_start").click().run()
     assert not at.exception
     _poll(at, lambda a: any("Done in" in s.value for s in a.success))
+    return at
+
+
+def test_train_to_completion_and_list(trained):
+    at = trained
     assert len(at.get("plotly_chart")) >= 2  # loss curves and reconstructions
     listed = at.dataframe[0].value
-    assert any(str(v).startswith("lesson z=8 n=1000") for v in listed["model"])
+    row = listed[listed["model"].astype(str).str.startswith(TRAINED)].iloc[0]
+    assert (row["where"], row["epochs"], row["batch"]) == ("cache", 2, 128)
+    assert 0 < row["test BCE"] < 0.7  # measured after training, from the saved record
+
+
+def _label(options) -> str:
+    (label,) = [o for o in options if o.startswith(TRAINED)]
+    return label
+
+
+def test_trained_model_is_offered_on_the_anomaly_page(trained):
+    at = trained
+    at.switch_page("views/anomaly.py").run()
+    assert not at.exception and not at.error
+    label = _label(at.selectbox(key="an_model").options)
+    at.selectbox(key="an_model").set_value(label).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="an_score").options == ["reconstruction BCE per pixel", "reconstruction MSE per pixel"]
+    shown = {m.label: float(m.value) for m in at.metric}
+    assert shown["AUROC"] > 0.8  # even a 2-epoch dense AE rebuilds clothes worse than digits
+    assert abs(shown["False-positive rate"] - 0.05) < 0.02  # the default threshold, from this model's scores
+    # One-class mode offers only models trained on that digit alone: this one learnt all ten.
+    at.radio(key="an_mode").set_value("One digit only").run()
+    assert not at.exception and not at.error
+    assert not any(s.key == "an_oc_model" for s in at.selectbox)
+
+
+def test_trained_model_is_offered_on_the_upload_page(trained):
+    at = trained
+    at.switch_page("views/upload.py").run()
+    label = _label(at.multiselect(key="up_extra").options)
+    at.multiselect(key="up_extra").set_value([label]).run()
+    at.button(key="up_sample_paper_photo").click().run()
+    assert not at.exception and not at.error
+    recs = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert [t["type"] for t in recs["data"]] == ["heatmap"] * 4  # input, conv AE, VAE, the trained model
+    verdicts = [m.value for m in at.markdown if "more unusual than" in m.value]
+    assert len(verdicts) == 3 and any(v.startswith(f"**{label}**") for v in verdicts)
+
+
+def test_trained_model_is_offered_on_the_denoise_page(trained):
+    at = trained
+    at.switch_page("views/denoise.py").run()
+    label = _label(at.multiselect(key="dn_extra").options)
+    at.multiselect(key="dn_extra").set_value([label]).run()
+    assert not at.exception and not at.error
+    panels = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert [t["type"] for t in panels["data"]] == ["heatmap"] * 5  # clean, noisy, plain AE, denoising AE, trained
+    titles = [a["text"] for a in panels["layout"]["annotations"]]
+    assert titles[-1].startswith(f"{label}<br>PSNR") and "SSIM" in titles[-1]
 
 
 def test_cancel_from_the_page():

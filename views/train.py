@@ -95,7 +95,9 @@ st.subheader("Models on this server")
 rows = []
 for r in model_store().entries():
     m = r.get("metrics", {})
-    rows.append({"model": r["name"], "where": r["location"], "key": r["key"], "train s": r.get("train_seconds"),
+    recipe = r["spec"]
+    rows.append({"model": r["name"], "where": r["location"], "key": r["key"], "epochs": recipe.get("epochs"),
+                 "batch": recipe.get("batch_size"), "learning rate": recipe.get("learning_rate"), "train s": r.get("train_seconds"),
                  "test BCE": m.get("test_bce"), "test −ELBO": m.get("test_neg_elbo"), "AUROC vs Fashion": m.get("auroc_fashion")})
 st.dataframe(rows, hide_index=True, key="tr_models")
 
