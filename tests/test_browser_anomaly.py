@@ -1,0 +1,81 @@
+"""End to end in a real Chromium: on the Anomalies page, move the threshold slider with the
+keyboard (focus its thumb, press arrow keys) and see precision, recall, F1 and the false-positive
+rate follow, the right way, with no exception."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytestmark = pytest.mark.browser
+FIRST_RUN_MS = 180_000  # the first visit loads TensorFlow and the conv AE and scores ~12 000 images
+THUMB = '[class*="st-key-an_threshold_"] [role="slider"]'
+RUNNING = '[data-testid="stStatusWidget"]'  # Streamlit's "Running…" indicator
+METRICS = ("Precision", "Recall", "F1", "False-positive rate", "AUROC")
+
+READ_METRICS_JS = """() => Object.fromEntries(
+    Array.from(document.querySelectorAll('[data-testid="stMetric"]'), m => [
+        m.querySelector('[data-testid="stMetricLabel"]').innerText.trim(),
+        m.querySelector('[data-testid="stMetricValue"]').innerText.trim(),
+    ]))"""
+
+
+def open_anomaly_page(page, base_url: str) -> None:
+    """Follow the sidebar navigation from the home page, as a student would."""
+    page.goto(base_url, wait_until="domcontentloaded")
+    page.get_by_text("Latent Lab").first.wait_for(timeout=60_000)
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Anomalies").click()
+    page.locator(THUMB).wait_for(timeout=FIRST_RUN_MS)
+    page.locator('[data-testid="stMetric"]').nth(len(METRICS) - 1).wait_for(timeout=FIRST_RUN_MS)
+
+
+def read_metrics(page) -> dict[str, float]:
+    shown = page.evaluate(READ_METRICS_JS)
+    assert set(METRICS) <= set(shown), shown
+    return {k: float(shown[k]) for k in METRICS}
+
+
+def move_threshold(page, key: str, presses: int) -> dict[str, float]:
+    """Focus the slider's thumb, press `key` `presses` times, and return the metrics once the page
+    has answered: changed from before, and unchanged for a second with no run in progress (the
+    key presses may reach the server as several reruns)."""
+    thumb = page.locator(THUMB)
+    start, before = float(thumb.get_attribute("aria-valuenow")), page.evaluate(READ_METRICS_JS)
+    thumb.focus()
+    for _ in range(presses):
+        page.keyboard.press(key)
+    page.wait_for_function(f"(old) => JSON.stringify(({READ_METRICS_JS})()) !== JSON.stringify(old)",
+                           arg=before, timeout=30_000)
+    last, stable_since = None, time.monotonic()
+    while time.monotonic() - stable_since < 1.0:
+        page.wait_for_timeout(200)
+        now = page.evaluate(READ_METRICS_JS)
+        if now != last or page.locator(RUNNING).count():
+            last, stable_since = now, time.monotonic()
+    moved = float(thumb.get_attribute("aria-valuenow"))
+    assert (moved > start) if key == "ArrowRight" else (moved < start), (key, start, moved)
+    return read_metrics(page)
+
+
+def test_moving_the_threshold_updates_the_metrics(streamlit_server, browser_page):  # noqa: F811
+    page = browser_page
+    open_anomaly_page(page, streamlit_server)
+    start = read_metrics(page)
+    assert start["AUROC"] > 0.99  # conv AE, MNIST digits against Fashion-MNIST
+    assert start["False-positive rate"] == pytest.approx(0.05, abs=0.02)  # default: validation 95th percentile
+
+    # Raise the threshold by 40 of its 500 steps: fewer images flagged.
+    higher = move_threshold(page, "ArrowRight", 40)
+    assert higher["False-positive rate"] < start["False-positive rate"]
+    assert higher["Precision"] > start["Precision"] and higher["Recall"] <= start["Recall"]
+    # Lower it well below the start: many more normal images flagged, no anomaly caught less.
+    lower = move_threshold(page, "ArrowLeft", 120)
+    assert lower["False-positive rate"] > start["False-positive rate"]
+    assert lower["Precision"] < start["Precision"] and lower["Recall"] >= start["Recall"]
+    assert len({m["F1"] for m in (start, higher, lower)}) == 3  # F1 follows precision and recall
+    assert start["AUROC"] == higher["AUROC"] == lower["AUROC"]  # the ROC does not depend on the threshold
+
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "Something went wrong" not in page.locator("body").inner_text()
+    assert not page.js_errors
