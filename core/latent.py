@@ -42,6 +42,13 @@ class Codes:
     z_log_var: np.ndarray | None = None
 
 
+def has_2d_code(spec) -> bool:
+    """True if the model of `spec` (a `core.spec.ModelSpec`) codes a digit as a point (z₁, z₂), so it
+    can be drawn as a latent map: a VAE or plain AE with latent_dim 2. The denoiser's code is a
+    (7, 7, latent_dim) feature map, not a vector, whatever its latent_dim."""
+    return spec.kind != "denoise" and spec.latent_dim == 2
+
+
 def test_codes(model, x: np.ndarray, labels: np.ndarray) -> Codes:
     """Encode images x (N, 28, 28[, 1]) in [0, 1]. VAEs keep the spread of q(z|x) as well."""
     from core import infer

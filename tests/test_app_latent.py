@@ -9,8 +9,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import latent
+from core.zoo import SHIPPED
 
 TIMEOUT = 90  # the first run imports TensorFlow, loads the models and encodes 10 000 digits
+VAE_CLICK = f"lt_click_{SHIPPED['vae_2d'].key}"  # session key of the point last clicked on the VAE's map
+AE_CLICK = f"lt_click_{SHIPPED['ae_2d'].key}"
 
 
 @pytest.fixture
@@ -68,13 +71,13 @@ def test_page_shows_both_maps_and_the_controls(page):
 
 def test_a_click_decodes_that_point_and_can_end_an_interpolation(page):
     at = page
-    at.session_state["lt_click_vae_2d"] = latent.Clicked(2.5, -1.25)  # what the map's on_select stores
+    at.session_state[VAE_CLICK] = latent.Clicked(2.5, -1.25)  # what the map's on_select stores
     at.run()
     assert not at.exception and not at.error
     assert _decoded_texts(at)[0] == "**VAE (2-D latent)** decoded at z = (+2.50, -1.25)"
     assert any("further from the centre than this point" in c.value for c in at.caption)
 
-    at.session_state["lt_click_vae_2d"] = latent.Clicked(-0.5, 0.75, test_index=3)  # a click on test digit #3
+    at.session_state[VAE_CLICK] = latent.Clicked(-0.5, 0.75, test_index=3)  # a click on test digit #3
     at.run()
     assert any("test digit #3 (a 0)" in c.value for c in at.caption)
     assert any("KL to the prior" in c.value for c in at.caption)
@@ -85,7 +88,7 @@ def test_a_click_decodes_that_point_and_can_end_an_interpolation(page):
     assert not at.exception and not at.error
     assert any("to the point z = (-0.50, +0.75)" in c.value for c in at.caption)
     at.radio(key="lt_space").set_value("ae").run()  # that point means nothing in the AE's space
-    assert any("was picked on the map of 'vae_2d', not 'ae_2d'" in e.value for e in at.error)
+    assert any("was picked on the map of 'VAE (2-D latent)', not 'Conv AE (2-D code)'" in e.value for e in at.error)
     assert any(h.value.startswith("6 · The maths") for h in at.header)  # the rest of the page still shows
 
 
@@ -112,7 +115,7 @@ def test_the_test_set_is_encoded_once_per_model(page):
     at = page
     first = len(at.encodings)
     assert first <= 2  # the VAE and the AE, only if no earlier test in this process encoded them
-    at.session_state["lt_click_ae_2d"] = latent.Clicked(10.0, 5.0)
+    at.session_state[AE_CLICK] = latent.Clicked(10.0, 5.0)
     at.run()
     at.slider(key="lt_grid_n").set_value(6).run()
     at.run()
@@ -149,3 +152,44 @@ def test_other_betas(page):
         assert not at.exception and not at.error
         assert f"β = {beta:g}" in at.subheader[0].value
     assert _chart(at, "lt_beta_terms").count('"type":"bar"') == 3
+
+
+def test_models_trained_here_with_a_2d_code_can_take_a_map(page):
+    """Issue #7: a model that finishes training enters the cache and is selectable on the next run."""
+    from core.spec import ModelSpec
+    from core.store import ModelStore
+    from views.common import model_store
+
+    at = page
+    tiny = dict(epochs=1, batch_size=128, train_size=512)
+    vae, ae, wide = ModelSpec("vae", latent_dim=2, **tiny), ModelSpec("lesson", latent_dim=2, **tiny), \
+        ModelSpec("lesson", latent_dim=8, **tiny)
+    trainer = ModelStore(cache_dir=model_store().cache_dir)  # the app's cache, as the Training lab's jobs write it
+    for spec in (vae, ae, wide):
+        trainer.get(spec)
+
+    at.run()  # the page was open before training finished: the next run lists the new models
+    assert not at.exception
+    vae_box, ae_box = at.selectbox(key="lt_pick_vae"), at.selectbox(key="lt_pick_ae")
+    assert not vae_box.disabled and not ae_box.disabled
+    assert vae_box.options[0] == "VAE (2-D latent)" and ae_box.options[0] == "Conv AE (2-D code)"
+    assert any(vae.key[:6] in o for o in vae_box.options) and not any(vae.key[:6] in o for o in ae_box.options)
+    assert any(ae.key[:6] in o for o in ae_box.options) and not any(ae.key[:6] in o for o in vae_box.options)
+    assert not any(wide.key[:6] in o for o in vae_box.options + ae_box.options)  # an 8-D code is no map
+
+    at.selectbox(key="lt_pick_vae").set_value(vae.key).run()  # options are spec keys, shown by label
+    at.selectbox(key="lt_pick_ae").set_value(ae.key).run()
+    assert not at.exception and not at.error
+    assert at.subheader[0].value.startswith("vae z=2 β=1 n=512") and at.subheader[1].value.startswith("lesson z=2 n=512")
+    decoded = _decoded_texts(at)
+    assert decoded[0].startswith("**vae z=2 β=1 n=512") and decoded[1].startswith("**lesson z=2 n=512")
+    maps = [c.proto.spec for c in at.get("plotly_chart") if c.proto.selection_mode]
+    assert all(spec.count('"type":"scattergl"') == 11 for spec in maps)  # both trained models are mapped
+
+    at.session_state[f"lt_click_{vae.key}"] = latent.Clicked(0.5, -0.5)  # a click on the trained VAE's map
+    at.run()
+    assert not at.exception and not at.error
+    assert _decoded_texts(at)[0].endswith("decoded at z = (+0.50, -0.50)")
+    at.radio(key="lt_space").set_value("ae").run()  # the interpolation runs in the trained AE's space
+    assert not at.exception and not at.error
+    assert any("in lesson z=2 n=512" in c.value and "latent space" in c.value for c in at.caption)

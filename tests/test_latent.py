@@ -135,6 +135,17 @@ def test_extent_covers_the_codes_with_a_margin():
     assert x_lo < 2.0 < x_hi  # one point still gets a box
 
 
+@pytest.mark.parametrize(("kind", "dim", "mappable"), [
+    ("vae", 2, True), ("ae_2d", 2, True), ("lesson", 2, True), ("conv_ae", 2, True),
+    ("vae", 16, False), ("lesson", 16, False), ("ae_2d", 3, False),
+    ("denoise", 2, False),  # its code is a (7, 7, 2) feature map, not a point
+])
+def test_only_models_coding_a_digit_as_a_2d_point_make_a_map(kind, dim, mappable):
+    from core.spec import ModelSpec
+
+    assert latent.has_2d_code(ModelSpec(kind, latent_dim=dim)) is mappable
+
+
 def test_clicks_on_empty_space_and_on_test_digits():
     assert latent.clicked_from_selection(None) is None
     assert latent.clicked_from_selection({"points": [], "point_indices": [], "box": [], "lasso": []}) is None

@@ -1,5 +1,8 @@
 """Latent space explorer: the MNIST test set in a VAE's and a plain AE's 2-D latent space; click
-anywhere to decode, a manifold grid, samples from the prior, interpolation, and the β trade-off."""
+anywhere to decode, a manifold grid, samples from the prior, interpolation, and the β trade-off.
+
+Models are named by their ModelSpec (frozen, hashable: the key of every cache below), so the shipped
+2-D models and any 2-D model trained in the Training lab go through the same code."""
 
 import numpy as np
 import streamlit as st
@@ -10,20 +13,37 @@ from core.errors import LatentLabError
 from core.latent_plots import CLICK_GRID, beta_figure, explorer_figure, tiles_figure
 from core.plots import image_grid
 from core.zoo import SHIPPED
-from views.common import USER_DIGIT_KEY, mnist_test_digit, model_store, shipped_model, show_error, title
+from views.common import USER_DIGIT_KEY, mnist_test_digit, model_for, model_store, show_error, title, trained_models
 
 VAES = {0.25: "vae_2d_beta0.25", 1.0: "vae_2d", 4.0: "vae_2d_beta4"}  # β → shipped 2-D VAE
 AE = "ae_2d"  # the plain conv AE with a 2-D code
+SHIPPED_NAMES = {spec: name for name, spec in SHIPPED.items()}  # spec → shipped name, for titles
+SHIPPED_CHOICE = "shipped"  # the map pickers' first option: the shipped model (a stable value, whatever β is)
 ZOOM = 8  # the decoded image at 224 px: big enough to see every pixel
 SOURCES = ("Test digit", "My drawing or upload", "Point picked on a map")
 BETA_DIGITS = 10  # reconstructions shown per β: the first test image of each digit
 CONFIG = {"displayModeBar": False}
 
 
-@st.cache_data(show_spinner="Encoding the 10 000 MNIST test digits (once per model)…", max_entries=8)
-def codes(model_name: str) -> latent.Codes:
+def name_of(spec) -> str:
+    """What the page calls a model: a shipped model's title, or the Training lab's label (+ key)."""
+    shipped = SHIPPED_NAMES.get(spec)
+    return title(shipped) if shipped else f"{spec.label} ({spec.key[:6]}, trained here)"
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    """Arrays kept by st.cache_resource are shared by every session: make writes fail loudly."""
+    array.flags.writeable = False
+    return array
+
+
+# st.cache_resource, not st.cache_data, for the arrays read on every click: cache_data would unpickle
+# a fresh copy on each call (7.8 MB for the test decodes). They are read-only, so sharing is safe.
+@st.cache_resource(show_spinner="Encoding the 10 000 MNIST test digits (once per model)…", max_entries=8)
+def codes(spec) -> latent.Codes:
     mnist = load_mnist()
-    return latent.test_codes(shipped_model(model_name), to_float(mnist.x_test), mnist.y_test)
+    c = latent.test_codes(model_for(spec), to_float(mnist.x_test), mnist.y_test)
+    return latent.Codes(_readonly(c.z), _readonly(np.array(c.labels)), None if c.z_log_var is None else _readonly(c.z_log_var))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -32,7 +52,7 @@ def beta_terms(model_name: str) -> latent.ElboTerms:
     spec = SHIPPED[model_name]
     record = model_store().record(spec) or {}
     found = latent.terms_from_metrics(spec.beta, record.get("metrics"))
-    return found or latent.measure_terms(shipped_model(model_name), spec.beta, to_float(load_mnist().x_test))
+    return found or latent.measure_terms(model_for(spec), spec.beta, to_float(load_mnist().x_test))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -40,37 +60,36 @@ def beta_reconstructions(model_name: str) -> np.ndarray:
     """(BETA_DIGITS, 28, 28): the first test image of each digit, through the VAE's posterior mean."""
     mnist = load_mnist()
     first = [int(np.argmax(mnist.y_test == d)) for d in range(BETA_DIGITS)]
-    model = shipped_model(model_name)
+    model = model_for(SHIPPED[model_name])
     return latent.decode_points(model, latent.test_codes(model, to_float(mnist.x_test[first]), mnist.y_test[first]).z)
 
 
-@st.cache_data(show_spinner="Decoding every point of the map's click grid (once per model)…", max_entries=8)
-def grid_decodes(model_name: str) -> latent.GridDecodes:
-    return latent.decode_grid(shipped_model(model_name), codes(model_name).z, CLICK_GRID)
+@st.cache_resource(show_spinner="Decoding every point of the map's click grid (once per model)…", max_entries=8)
+def grid_decodes(spec) -> latent.GridDecodes:
+    g = latent.decode_grid(model_for(spec), codes(spec).z, CLICK_GRID)
+    return latent.GridDecodes(_readonly(g.grid), _readonly(g.images))
 
 
-@st.cache_data(show_spinner="Decoding the 10 000 test codes (once per model)…", max_entries=8)
-def test_decodes(model_name: str) -> np.ndarray:
+@st.cache_resource(show_spinner="Decoding the 10 000 test codes (once per model)…", max_entries=8)
+def test_decodes(spec) -> np.ndarray:
     """(10 000, 28, 28) uint8: the decoder's drawing at each test digit's code (a click on a dot)."""
-    return latent.to_uint8(latent.decode_points(shipped_model(model_name), codes(model_name).z))
+    return _readonly(latent.to_uint8(latent.decode_points(model_for(spec), codes(spec).z)))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def user_code(model_name: str, image_bytes: bytes) -> tuple[float, float]:
+def user_code(spec, image_bytes: bytes) -> tuple[float, float]:
     """The code of the user's digit (28×28 float32, as bytes: a plain hashable key)."""
     from core import infer  # lazily: only when the user has drawn something
 
-    z = infer.encode(shipped_model(model_name), np.frombuffer(image_bytes, np.float32).reshape(28, 28))[0]
+    z = infer.encode(model_for(spec), np.frombuffer(image_bytes, np.float32).reshape(28, 28))[0]
     return float(z[0]), float(z[1])
-
-
 @st.cache_resource(show_spinner=False, max_entries=32)
-def map_figure(model_name: str, marks: tuple[tuple[str, float, float], ...]):
+def map_figure(spec, marks: tuple[tuple[str, float, float], ...]):
     """The clickable map, built once per model and set of marks, not on every click: building it
     takes ~40 ms (st.cache_data would spend as long unpickling it). Never mutated: st.plotly_chart
     only reads it."""
-    c = codes(model_name)
-    note = " (mean of q(z|x))" if SHIPPED[model_name].is_vae else " (code)"
+    c = codes(spec)
+    note = " (mean of q(z|x))" if spec.is_vae else " (code)"
     return explorer_figure(c.z, c.labels, latent.extent(c.z), {n: (z1, z2) for n, z1, z2 in marks}, axis_note=note)
 
 
@@ -88,42 +107,47 @@ def _freeze_long_lived_objects() -> bool:
     return True
 
 
-def _user_marks(model_name: str) -> tuple[tuple[str, float, float], ...]:
+def _user_marks(spec) -> tuple[tuple[str, float, float], ...]:
     """The user's latest drawing or upload in this model's latent space, as hashable marks."""
     user = st.session_state.get(USER_DIGIT_KEY)
     if user is None:
         return ()
-    return ((user["source"], *user_code(model_name, np.asarray(user["image"], np.float32).tobytes())),)
+    return ((user["source"], *user_code(spec, np.asarray(user["image"], np.float32).tobytes())),)
 
 
-def _remember_click(model_name: str, chart_key: str) -> None:
+def click_key(spec) -> str:
+    """Session key of the point last clicked on `spec`'s map (a `latent.Clicked`)."""
+    return f"lt_click_{spec.key}"
+
+
+def _remember_click(spec, chart_key: str) -> None:
     """on_select: keep the latest clicked point per model (a click that only deselects is ignored)."""
     clicked = latent.clicked_from_selection(st.session_state[chart_key].selection)
     if clicked is not None:
-        st.session_state[f"lt_click_{model_name}"] = clicked
+        st.session_state[click_key(spec)] = clicked
 
 
 @st.fragment
-def explorer(model_name: str, family: str) -> None:
+def explorer(spec, family: str) -> None:
     """One clickable latent map and the image decoded where it was last clicked (reruns alone)."""
     try:
-        c = codes(model_name)
-        fig = map_figure(model_name, _user_marks(model_name))
+        c = codes(spec)
+        fig = map_figure(spec, _user_marks(spec))
     except LatentLabError as err:
         show_error(err)
         return
     chart_key = f"lt_map_{family}"
-    st.plotly_chart(fig, key=chart_key, on_select=lambda: _remember_click(model_name, chart_key),
+    st.plotly_chart(fig, key=chart_key, on_select=lambda: _remember_click(spec, chart_key),
                     selection_mode="points", config=CONFIG)
-    clicked = st.session_state.get(f"lt_click_{model_name}", latent.Clicked(0.0, 0.0))
+    clicked = st.session_state.get(click_key(spec), latent.Clicked(0.0, 0.0))
     # A lookup, no TensorFlow, between a click and its picture: a dot is a test digit's code, and
     # anywhere else the click selected a point of the invisible grid.
     if clicked.test_index is not None:
-        image = test_decodes(model_name)[clicked.test_index]
+        image = test_decodes(spec)[clicked.test_index]
     else:
-        image = grid_decodes(model_name).image_at(clicked.z)
+        image = grid_decodes(spec).image_at(clicked.z)
     if image is None:  # a point off the grid (the start, or one set by a test): decode it now
-        image = latent.to_uint8(latent.decode_points(shipped_model(model_name), clicked.z))
+        image = latent.to_uint8(latent.decode_points(model_for(spec), clicked.z))
     left, right = st.container(key=f"lt_decoded_{family}").columns([1, 2])  # the key names it for browser tests
     left.image(latent.png_data_uri(image, ZOOM), width=28 * ZOOM)  # inline: no extra request per click
     notes = []  # one caption, not several: each element costs the browser time on every click
@@ -139,14 +163,24 @@ def explorer(model_name: str, family: str) -> None:
             kl = float(latent.kl_to_prior(c.z[i], c.z_log_var[i]))
             notes.append(f"Its q(z|x) has σ = ({sigma[0]:.2f}, {sigma[1]:.2f}) and KL to the prior {kl:.2f} nats.")
     with right:
-        st.markdown(f"**{title(model_name)}** decoded at z = ({clicked.z1:+.2f}, {clicked.z2:+.2f})")
+        st.markdown(f"**{name_of(spec)}** decoded at z = ({clicked.z1:+.2f}, {clicked.z2:+.2f})")
         if notes:
             st.caption("  \n".join(notes))
 
 
-def _endpoint(end: str, model_name: str) -> latent.Endpoint | None:
-    """The widgets of one interpolation end in `model_name`'s latent space; None (with a note) when
-    it has nothing to offer yet."""
+def _pick(family: str, shipped, trained: list, key: str):
+    """The sidebar picker of one map: the shipped model, or a 2-D model of the same family trained on
+    this server (listed afresh on every run, so a model appears as soon as its training finishes)."""
+    by_key = {s.key: s for s in trained}
+    choice = st.selectbox(f"{family} map", [SHIPPED_CHOICE, *by_key], key=key,
+                          format_func=lambda k: name_of(by_key.get(k, shipped)), disabled=not by_key,
+                          help=f"A {family} with a 2-D code trained in the 🏋️ Train lab can take this map's place.")
+    return by_key.get(choice, shipped)
+
+
+def _endpoint(end: str, spec) -> latent.Endpoint | None:
+    """The widgets of one interpolation end in `spec`'s latent space; None (with a note) when it has
+    nothing to offer yet."""
     name = end.upper()
     source = st.radio(f"{name} is", SOURCES, key=f"lt_src_{end}")
     if source == SOURCES[0]:
@@ -163,11 +197,11 @@ def _endpoint(end: str, model_name: str) -> latent.Endpoint | None:
             return None
         return pinned or latent.Endpoint(user["source"], image=user["image"])
     # Not a button under the map: every element there costs time on each click.
-    last = st.session_state.get(f"lt_click_{model_name}")
-    if st.button(f"📍 Use the point last clicked on the {title(model_name)} map", key=f"lt_take_{end}",
+    last = st.session_state.get(click_key(spec))
+    if st.button(f"📍 Use the point last clicked on the {name_of(spec)} map", key=f"lt_take_{end}",
                  disabled=last is None):
         st.session_state[f"lt_end_{end}"] = latent.Endpoint(f"the point {last.describe()}", z=(last.z1, last.z2),
-                                                            model=model_name)
+                                                            model=name_of(spec))
     picked = st.session_state.get(f"lt_end_{end}")
     if picked is None:
         st.info("Click a point on that map in section 1, then press the button.")
@@ -184,23 +218,28 @@ with st.sidebar:
     st.header("VAE")
     beta = st.radio("KL weight β", list(VAES), index=1, format_func=lambda b: f"β = {b:g}", key="lt_beta",
                     help="Loss = reconstruction + β · KL. β = 1 is the true ELBO; more β, a tidier but blurrier space.")
-    st.caption("β changes the VAE on the whole page: its map, grid, samples and interpolations.")
-vae = VAES[beta]
-if not model_store().available(SHIPPED[vae]):  # never start minutes of training from a page view
-    st.info(f"{title(vae)} has no trained weights on this server yet: choose another β.")
+    st.caption("β picks the shipped VAE used on the whole page: its map, grid, samples and interpolations.")
+    st.header("Maps")
+    mine = [s for s in trained_models().values() if latent.has_2d_code(s)]
+    vae = _pick("VAE", SHIPPED[VAES[beta]], [s for s in mine if s.is_vae], "lt_pick_vae")
+    ae = _pick("Plain AE", SHIPPED[AE], [s for s in mine if not s.is_vae], "lt_pick_ae")
+    if not mine:
+        st.caption("A VAE or plain AE with a 2-D code that you train in the 🏋️ Train lab can replace either map.")
+if not model_store().available(vae):  # never start minutes of training from a page view
+    st.info(f"{name_of(vae)} has no trained weights on this server yet: choose another β.")
     st.stop()
 
 st.header("1 · Two latent maps")
 left, right = st.columns(2, gap="large")
 with left:
-    st.subheader(title(vae))
+    st.subheader(name_of(vae))
     explorer(vae, "vae")
 with right:
-    st.subheader(title(AE))
-    explorer(AE, "ae")
-for name in (vae, AE):  # ready before the first click (a few seconds for the conv AE, once per server)
-    grid_decodes(name)
-    test_decodes(name)
+    st.subheader(name_of(ae))
+    explorer(ae, "ae")
+for spec in (vae, ae):  # ready before the first click (a few seconds for the conv AE, once per model)
+    grid_decodes(spec)
+    test_decodes(spec)
 _freeze_long_lived_objects()  # after the explorers loaded TensorFlow and the models
 st.markdown(
     """
@@ -216,14 +255,14 @@ The ★ marks your latest drawing or upload.
 st.header("2 · Manifold grid")
 controls, picture = st.columns([1, 2], gap="large")
 with controls:
-    space = st.radio("Latent space of", ["vae", "ae"], format_func=lambda f: title(vae if f == "vae" else AE),
+    space = st.radio("Latent space of", ["vae", "ae"], format_func=lambda f: name_of(vae if f == "vae" else ae),
                      key="lt_grid_space")
-    model_name = vae if space == "vae" else AE
+    spec = vae if space == "vae" else ae
     mode = st.radio("Grid", list(latent.GRID_MODES), format_func=latent.GRID_MODES.get, key="lt_grid_mode",
                     disabled=space == "ae", help="Gaussian quantiles only make sense where the prior is N(0, I): the VAE.")
     mode = "range" if space == "ae" else mode
     n = st.slider("Digits per side", 5, latent.MAX_GRID, 15, key="lt_grid_n")
-    (x_lo, x_hi), (y_lo, y_hi) = latent.extent(codes(model_name).z, pad=0.0) if space == "ae" else ((-3.0, 3.0),) * 2
+    (x_lo, x_hi), (y_lo, y_hi) = latent.extent(codes(spec).z, pad=0.0) if space == "ae" else ((-3.0, 3.0),) * 2
     lim = round(max(abs(v) for v in (x_lo, x_hi, y_lo, y_hi)) * 1.5, 1)  # room to look beyond the codes
     z1_range = st.slider("z₁ range", -lim, lim, (round(x_lo, 1), round(x_hi, 1)), key=f"lt_grid_z1_{space}",
                          disabled=mode == "quantiles")
@@ -235,7 +274,7 @@ with picture:
     try:
         z1 = latent.grid_axes(mode, n, *z1_range)
         z2 = latent.grid_axes(mode, n, *z2_range)
-        images = latent.decode_points(shipped_model(model_name), latent.grid_points(z1, z2))  # (n, n, 28, 28)
+        images = latent.decode_points(model_for(spec), latent.grid_points(z1, z2))  # (n, n, 28, 28)
     except LatentLabError as err:
         show_error(err)  # the rest of the page still works
     else:
@@ -253,14 +292,14 @@ if st.button("🎲 New samples", key="lt_reseed"):
 epsilon = latent.prior_samples(k * k, seed)  # (k², 2), ε ~ N(0, I)
 left, middle, right = st.columns([2, 2, 3], gap="large")
 with left:
-    st.image(latent.upscale(latent.to_uint8(latent.tile(latent.decode_points(shipped_model(vae), epsilon)
+    st.image(latent.upscale(latent.to_uint8(latent.tile(latent.decode_points(model_for(vae), epsilon)
                                                         .reshape(k, k, 28, 28))), 2))
-    st.caption(f"{title(vae)}: z ~ N(0, I), decoded (seed {seed}).")
+    st.caption(f"{name_of(vae)}: z ~ N(0, I), decoded (seed {seed}).")
 with middle:
-    z_ae = latent.fitted_gaussian(codes(AE).z, epsilon)
-    st.image(latent.upscale(latent.to_uint8(latent.tile(latent.decode_points(shipped_model(AE), z_ae)
+    z_ae = latent.fitted_gaussian(codes(ae).z, epsilon)
+    st.image(latent.upscale(latent.to_uint8(latent.tile(latent.decode_points(model_for(ae), z_ae)
                                                         .reshape(k, k, 28, 28))), 2))
-    st.caption(f"{title(AE)}: the same draws, mapped onto a Gaussian fitted to its codes.")
+    st.caption(f"{name_of(ae)}: the same draws, mapped onto a Gaussian fitted to its codes.")
 right.markdown(
     """
 A VAE is trained so that the codes of the training digits, taken together, look like draws from
@@ -274,19 +313,19 @@ between clusters, and more of its samples come out as smudges or two digits at o
 st.header("4 · Interpolation")
 ends = st.columns([1, 1, 1], gap="large")
 with ends[2]:  # filled first: the ends depend on the space
-    space = st.radio("In the latent space of", ["vae", "ae"], format_func=lambda f: title(vae if f == "vae" else AE),
+    space = st.radio("In the latent space of", ["vae", "ae"], format_func=lambda f: name_of(vae if f == "vae" else ae),
                      key="lt_space")
     steps = st.slider("Steps (A and B included)", 2, latent.MAX_STEPS, 10, key="lt_steps")
-model_name = vae if space == "vae" else AE
+spec = vae if space == "vae" else ae
 with ends[0]:
-    end_a = _endpoint("a", model_name)
+    end_a = _endpoint("a", spec)
 with ends[1]:
-    end_b = _endpoint("b", model_name)
+    end_b = _endpoint("b", spec)
 frames = None  # (steps, 28, 28) once both ends are known
 if end_a is not None and end_b is not None:
     try:
-        model = shipped_model(model_name)
-        z_a, z_b = latent.endpoint_code(end_a, model, model_name), latent.endpoint_code(end_b, model, model_name)
+        model = model_for(spec)
+        z_a, z_b = latent.endpoint_code(end_a, model, name_of(spec)), latent.endpoint_code(end_b, model, name_of(spec))
         frames = latent.decode_points(model, latent.interpolate(z_a, z_b, steps))
     except LatentLabError as err:
         show_error(err)  # e.g. a point picked on the other model's map; the rest of the page still works
@@ -295,7 +334,7 @@ if frames is not None:
     st.plotly_chart(tiles_figure(latent.tile(frames[None]), (latent.tile_centres(steps), [f"{v:.2f}" for v in t]),
                                  x_title="t:  z(t) = (1 − t)·z_A + t·z_B", height=190), key="lt_strip", config=CONFIG)
     st.caption(f"From {end_a.label}, z_A = ({z_a[0]:+.2f}, {z_a[1]:+.2f}), to {end_b.label}, "
-               f"z_B = ({z_b[0]:+.2f}, {z_b[1]:+.2f}), in {title(model_name)}'s latent space.")
+               f"z_B = ({z_b[0]:+.2f}, {z_b[1]:+.2f}), in {name_of(spec)}'s latent space.")
     d1, d2, _ = st.columns([1, 1, 3])
     d1.download_button("⬇️ Strip (PNG)", latent.strip_png(frames), "interpolation.png", "image/png", key="lt_dl_png")
     d2.download_button("⬇️ Animation (GIF)", latent.gif_bytes(frames), "interpolation.gif", "image/gif", key="lt_dl_gif")
