@@ -9,8 +9,9 @@ import time
 import pytest
 
 pytestmark = pytest.mark.browser
+SCREENSHOT = "/tmp/anomaly_e2e.png"  # the final page, pass or fail
 FIRST_RUN_MS = 180_000  # the first visit loads TensorFlow and the conv AE and scores ~12 000 images
-THUMB = '[class*="st-key-an_threshold_"] [role="slider"]'
+SLIDER = '[class*="st-key-an_threshold_"]'  # the key names the model, data and score, so match its start
 RUNNING = '[data-testid="stStatusWidget"]'  # Streamlit's "Running…" indicator
 METRICS = ("Precision", "Recall", "F1", "False-positive rate", "AUROC")
 
@@ -26,7 +27,7 @@ def open_anomaly_page(page, base_url: str) -> None:
     page.goto(base_url, wait_until="domcontentloaded")
     page.get_by_text("Latent Lab").first.wait_for(timeout=60_000)
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Anomalies").click()
-    page.locator(THUMB).wait_for(timeout=FIRST_RUN_MS)
+    _thumb(page).wait_for(state="attached", timeout=FIRST_RUN_MS)
     page.locator('[data-testid="stMetric"]').nth(len(METRICS) - 1).wait_for(timeout=FIRST_RUN_MS)
 
 
@@ -36,12 +37,18 @@ def read_metrics(page) -> dict[str, float]:
     return {k: float(shown[k]) for k in METRICS}
 
 
+def _thumb(page):
+    """The slider's thumb: a visually hidden <input type="range"> (implicit ARIA role "slider") that
+    takes focus and arrow keys; its value is the threshold."""
+    return page.locator(SLIDER).get_by_role("slider")
+
+
 def move_threshold(page, key: str, presses: int) -> dict[str, float]:
     """Focus the slider's thumb, press `key` `presses` times, and return the metrics once the page
     has answered: changed from before, and unchanged for a second with no run in progress (the
     key presses may reach the server as several reruns)."""
-    thumb = page.locator(THUMB)
-    start, before = float(thumb.get_attribute("aria-valuenow")), page.evaluate(READ_METRICS_JS)
+    thumb = _thumb(page)
+    start, before = float(thumb.input_value()), page.evaluate(READ_METRICS_JS)
     thumb.focus()
     for _ in range(presses):
         page.keyboard.press(key)
@@ -53,13 +60,22 @@ def move_threshold(page, key: str, presses: int) -> dict[str, float]:
         now = page.evaluate(READ_METRICS_JS)
         if now != last or page.locator(RUNNING).count():
             last, stable_since = now, time.monotonic()
-    moved = float(thumb.get_attribute("aria-valuenow"))
+    moved = float(thumb.input_value())
     assert (moved > start) if key == "ArrowRight" else (moved < start), (key, start, moved)
     return read_metrics(page)
 
 
 def test_moving_the_threshold_updates_the_metrics(streamlit_server, browser_page):  # noqa: F811
     page = browser_page
+    try:
+        _check_threshold_moves(page, streamlit_server)
+    finally:
+        page.screenshot(path=SCREENSHOT, full_page=True)
+        keyed = page.evaluate("() => Array.from(document.querySelectorAll('[class*=\"st-key-an_\"]'), e => e.className.match(/st-key-\\S+/)[0])")
+        print(f"screenshot: {SCREENSHOT}; keyed elements: {keyed}\nserver log tail:\n{streamlit_server.log_tail(1500)}")
+
+
+def _check_threshold_moves(page, streamlit_server) -> None:
     open_anomaly_page(page, streamlit_server)
     start = read_metrics(page)
     assert start["AUROC"] > 0.99  # conv AE, MNIST digits against Fashion-MNIST
