@@ -78,11 +78,11 @@ def from_canvas(rgba: np.ndarray) -> Preprocessed:
 
 def from_canvas_ink(ink: np.ndarray) -> Preprocessed:
     """The Draw page's pad: ink (H, W) uint8 grey levels, light strokes on 0 — the canvas cropped to
-    the ink plus a margin, and 2×2-block averaged when large (views/canvas) — → MNIST-style 28×28 input.
+    the ink plus a margin (views/canvas) — → MNIST-style 28×28 input.
 
-    The same pipeline as `from_canvas`: the crop and the block means only drop what the crop to
-    the ink and the 20×20 fit would drop anyway, so the result matches `from_canvas` of the whole
-    canvas (tests/test_canvas_input.py measures how closely)."""
+    The same pipeline as `from_canvas`: the crop only drops black paper that the crop to the ink
+    drops anyway, so the result matches `from_canvas` of the whole canvas
+    (tests/test_canvas_input.py measures how closely)."""
     ink = np.asarray(ink)
     if ink.ndim != 2 or min(ink.shape) < 1:
         raise LatentLabError(f"expected a 2-D ink image (H, W), got shape {ink.shape}")

@@ -1,16 +1,25 @@
-"""Draw a digit; see what the model sees and three autoencoders' reconstructions."""
+"""Draw a digit; see what the model sees and three autoencoders' reconstructions.
+
+Made for speed (the aim: a stroke answered on screen within 200 ms at p95 on a 2-core server;
+bench/bench_draw_latency.py measures it): our own pad (views/canvas) sends the
+drawing on pointer-up; one `st.fragment` holds the pad, the options and the results, so a stroke
+reruns only that; the models run as compiled graphs (not `predict`, not eager calls), results are
+cached per drawing (Undo and Redo revisit drawings), and images go out as raw bytes to a light strip.
+"""
+
+import logging
+import threading
 
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
-from core.compare import reconstruct_all
 from core.errors import LatentLabError
-from core.plots import image_row
-from core.preprocess import from_canvas
+from core.preprocess import from_canvas_ink
+from views.canvas import draw_pad, image_strip, ink_from_drawing
 from views.common import (
     mnist_test_digit,
     model_for,
+    model_store,
     remember_user_digit,
     shipped_model,
     show_error,
@@ -19,55 +28,129 @@ from views.common import (
 )
 
 MODELS = ("lesson", "conv_ae", "vae_2d")
-CANVAS_PX = 280  # 10× MNIST's 28 px, so a finger or mouse stroke is a plausible pen width
+log = logging.getLogger(__name__)
 
-st.title("✏️ Draw a digit")
-st.caption("Draw 0–9 in the black box. Three autoencoders squeeze it through a small code and rebuild it.")
 
-left, right = st.columns([1, 2], gap="large")
-with left:
-    canvas = st_canvas(
-        stroke_width=20, stroke_color="#FFFFFF", background_color="#000000",
-        height=CANVAS_PX, width=CANVAS_PX, drawing_mode="freedraw", return_image_data=True,
-        update_streamlit=True, key="draw_canvas",
-    )
-    st.caption("The canvas toolbar icons undo, redo and clear. Works with mouse, pen and touch.")
-    example = st.number_input("…or load MNIST test digit #", 0, 9999, value=0, step=1, key="draw_example_index")
-    use_example = st.toggle("Show this test digit instead of my drawing", key="draw_use_example")
-    mine = trained_models()
-    extra = st.multiselect("Also compare models trained in the Training lab", list(mine), key="draw_extra",
-                           disabled=not mine, placeholder="none trained yet" if not mine else "choose models")
+class _Compiled:
+    """A model's forward pass as one compiled TensorFlow graph, called like the model.
 
-with right:
-    try:
-        if use_example:
-            image, label = mnist_test_digit(int(example))
-            steps, source = [("MNIST test digit", image)], f"MNIST test #{int(example)} (a {label})"
-            x = image  # MNIST digits are already MNIST-style
-        else:
-            rgba = canvas.image_data if canvas is not None else None
-            if rgba is None or not np.any(rgba[..., :3]):
-                st.info("Draw a digit on the canvas (or switch on a test digit) to see the reconstructions.")
-                st.stop()
-            pre = from_canvas(rgba)
-            x, steps, source = pre.image, pre.steps, "your drawing"
-        remember_user_digit(x, source)
-        models = {title(name): shipped_model(name) for name in MODELS} | {label: model_for(mine[label]) for label in extra}
-        recs = reconstruct_all(models, x)
-    except LatentLabError as err:
-        show_error(err)
-        st.stop()
+    Measured on the 2-core server (one digit, median of 30 calls): eager `model(x, training=False)`
+    costs 10–17 ms per shipped model, the compiled graph ~1 ms; tracing it once costs 60–150 ms
+    (done by the warm-up below for the shipped models)."""
 
-    st.plotly_chart(
-        image_row([x] + [r.image for r in recs],
-                  ["what the model sees<br>28×28"] + [f"{r.name}<br>error {r.bce:.3f}" for r in recs]),
-        key="draw_reconstructions", config={"displayModeBar": False},
-    )
+    def __init__(self, model) -> None:
+        import tensorflow as tf  # lazily: the page itself stays free of TensorFlow
+
+        # One signature, (batch, 28, 28, 1) float32, so any batch size reuses the one trace.
+        self._fn = tf.function(lambda x: model(x, training=False),
+                               input_signature=[tf.TensorSpec((None, 28, 28, 1), tf.float32)])
+
+    def __call__(self, x, training: bool = False):
+        assert not training, "compiled for inference only"
+        return self._fn(x)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _compiled(_model, key: str) -> _Compiled:
+    """The compiled call of a Training-lab model (`key`: its spec key), once per server."""
+    return _Compiled(_model)
+
+
+class _WarmUp:
+    """Once per server, in a background thread: import TensorFlow, load the three shipped models and
+    trace their compiled calls, so the page appears at once and the first stroke waits less."""
+
+    def __init__(self, store) -> None:
+        self.compiled: dict[str, _Compiled] = {}
+        self._thread = threading.Thread(target=self._run, args=(store,), name="draw-warm-up", daemon=True)
+        self._thread.start()
+
+    def _run(self, store) -> None:
+        import gc
+
+        from core.compare import reconstruct_all  # imports TensorFlow (seconds)
+        from core.zoo import spec_named
+
+        try:
+            models = {name: _Compiled(store.get(spec_named(name))) for name in MODELS}  # the store is thread-safe
+            reconstruct_all(models, np.zeros((28, 28), np.float32))  # traces each graph
+        except Exception:  # noqa: BLE001 (the page then loads the models itself and shows what went wrong)
+            log.exception("warming up the Draw page's models failed")
+            return
+        # What views.common.shipped_model does after each load, done here while nobody waits: hide the
+        # long-lived objects (TensorFlow, the models, the graphs) from the collection Streamlit runs after
+        # every rerun.
+        gc.collect()
+        gc.freeze()
+        self.compiled = models
+
+    def model(self, name: str) -> _Compiled | None:
+        """Shipped model `name`, compiled; waits for the warm-up to finish. None if it failed."""
+        self._thread.join()
+        return self.compiled.get(name)
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up(_store) -> _WarmUp:
+    return _WarmUp(_store)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _reconstructions(x: np.ndarray, names: tuple[str, ...], extra: tuple) -> list:
+    """x (28, 28) → `core.compare.Reconstruction`s from the shipped models `names` and the
+    Training-lab models `extra` ((label, spec) pairs), in that order."""
+    from core.compare import reconstruct_all
+
+    warm = _warm_up(model_store())
+    models = {title(n): warm.model(n) or shipped_model(n) for n in names}  # eager (and its error) if warm-up failed
+    models |= {label: _compiled(model_for(spec), spec.key) for label, spec in extra}
+    return reconstruct_all(models, x)
+
+
+def _show(x: np.ndarray, steps: list, source: str, extra: tuple) -> None:
+    remember_user_digit(x, source)
+    recs = _reconstructions(x, MODELS, extra)
+    image_strip([x] + [r.image for r in recs], ["what the model sees"] + [r.name for r in recs],
+                ["28×28"] + [f"error {r.bce:.3f}" for r in recs], key="draw_reconstructions", height=140)
     st.caption("Error = mean per-pixel binary cross-entropy between the input and the reconstruction "
                "(the loss the models were trained on; lower is better).")
     with st.expander("How your drawing became a 28×28 MNIST-style image"):
-        st.plotly_chart(image_row([s for _, s in steps], [c for c, _ in steps], height=220), key="draw_steps",
-                        config={"displayModeBar": False})
+        image_strip([s for _, s in steps], [c for c, _ in steps], key="draw_steps", height=96)
+
+
+@st.fragment
+def _lab() -> None:
+    """Pad, options and results. Inside a fragment, a stroke or an option reruns only this."""
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        drawing = draw_pad(key="draw_canvas")
+        st.caption("Draw with a mouse, pen or finger; ↶ undoes a stroke, ↷ redoes it, ✕ clears.")
+        example = st.number_input("…or load MNIST test digit #", 0, 9999, value=0, step=1, key="draw_example_index")
+        use_example = st.toggle("Show this test digit instead of my drawing", key="draw_use_example")
+        mine = trained_models()
+        chosen = st.multiselect("Also compare models trained in the Training lab", list(mine), key="draw_extra",
+                                disabled=not mine, placeholder="none trained yet" if not mine else "choose models")
+
+    with right:
+        try:
+            if use_example:
+                image, label = mnist_test_digit(int(example))
+                x, steps, source = image, [("MNIST test digit", image)], f"MNIST test #{int(example)} (a {label})"
+            elif drawing is None:
+                st.info("Draw a digit on the canvas (or switch on a test digit) to see the reconstructions.")
+                return
+            else:
+                pre = from_canvas_ink(ink_from_drawing(drawing))
+                x, steps, source = pre.image, pre.steps, "your drawing"
+            _show(x, steps, source, tuple((label, mine[label]) for label in chosen if label in mine))
+        except LatentLabError as err:
+            show_error(err)
+
+
+st.title("✏️ Draw a digit")
+st.caption("Draw 0–9 in the black box. Three autoencoders squeeze it through a small code and rebuild it.")
+_warm_up(model_store())
+_lab()
 
 st.divider()
 st.subheader("Encoder → code → decoder")

@@ -3,9 +3,8 @@ from this folder).
 
 Why not streamlit-drawable-canvas: it PNG-encodes the whole canvas and throttles sends by 200 ms, so a
 stroke took ~670 ms to reach Python. This pad sends, on pointer-up, the grey levels of the ink's
-bounding box (plus a margin), halved when it is large: a whole-canvas digit is ≤ 140×140 bytes, the
-worst case (a 199-pixel digit, kept at full resolution) 215×215. Mouse, pen and touch draw alike
-(pointer events,
+bounding box plus a margin (a typical digit ~230×130 bytes, at most 280×280), so Python's result is
+`from_canvas`'s. Mouse, pen and touch draw alike (pointer events,
 `touch-action: none`); Undo, Redo and Clear are buttons inside the component.
 
 The strip shows small grey images with captions: building a Plotly figure of four heatmaps cost
@@ -25,8 +24,6 @@ from core.errors import LatentLabError
 
 CANVAS_PX = 280  # bitmap side: 10× MNIST's 28 px, so a finger or mouse stroke is a plausible pen width
 STROKE_PX = 20  # pen width in bitmap pixels: 2 px at 28×28, MNIST's typical stroke
-DETAIL = 100  # the pad halves (2×2 block means) a drawing only if its long side keeps ≥ this many pixels:
-# 5× the 20-pixel box the digit is fitted to, so the fit loses nothing measurable
 MARGIN_PX = 8  # black border the pad keeps around the ink's bounding box
 MAX_SIDE = 1024  # a drawing larger than this per side did not come from this pad
 
@@ -46,21 +43,22 @@ _mount_pad = _component("latent_lab.draw_pad", "canvas")
 _mount_strip = _component("latent_lab.image_strip", "strip")
 
 
-def draw_pad(*, key: str) -> np.ndarray | None:
-    """Show the pad; return the current drawing as ink (h, w) uint8, strokes light on 0 (the ink's
-    bounding box plus margin, at full or half resolution), or None while the pad is empty. A new stroke, Undo, Redo or Clear reruns the enclosing fragment."""
+def draw_pad(*, key: str) -> dict | None:
+    """Show the pad; return what it last sent (decode it with `ink_from_drawing`): None while it is
+    empty. A new stroke, Undo, Redo or Clear reruns the enclosing fragment."""
     result = _mount_pad(
         key=key,
-        data={"size": CANVAS_PX, "stroke": STROKE_PX, "detail": DETAIL, "margin": MARGIN_PX},
+        data={"size": CANVAS_PX, "stroke": STROKE_PX, "margin": MARGIN_PX},
         default={"drawing": None},
         on_drawing_change=lambda: None,  # a state key must have a callback; the rerun is what we need
         width="stretch",
     )
-    return ink_from_drawing(result.get("drawing"))
+    return result.get("drawing")
 
 
 def ink_from_drawing(drawing: dict | None) -> np.ndarray | None:
-    """The pad's state value {w, h, ink: base64 of h·w bytes, ...} → ink (h, w) uint8, or None if empty."""
+    """The pad's state value {w, h, ink: base64 of h·w bytes, ...} → ink (h, w) uint8, strokes light on
+    0 (the ink's bounding box plus margin), or None if the pad is empty."""
     if drawing is None:
         return None
     if not isinstance(drawing, dict):
@@ -98,4 +96,4 @@ def _grey_payload(image: np.ndarray) -> dict:
     return {"w": int(a.shape[1]), "h": int(a.shape[0]), "pixels": base64.b64encode(levels.tobytes()).decode("ascii")}
 
 
-__all__ = ["CANVAS_PX", "STROKE_PX", "DETAIL", "MARGIN_PX", "draw_pad", "ink_from_drawing", "image_strip"]
+__all__ = ["CANVAS_PX", "STROKE_PX", "MARGIN_PX", "draw_pad", "ink_from_drawing", "image_strip"]
