@@ -40,10 +40,18 @@ def row_state(page) -> dict:
 
 
 def panel_pixels(page) -> list[bytes]:
-    """A PNG screenshot of each of the four panels (plotly draws one drag layer per subplot)."""
-    panels = page.locator(f"{IMAGES} .nsewdrag")
-    assert panels.count() == 4
-    return [page.screenshot(clip=panels.nth(i).bounding_box()) for i in range(4)]
+    """A PNG screenshot of each panel of the image row, clipped to that subplot's plot area (from
+    plotly's own layout: axis offsets and lengths in pixels, relative to the plot's box)."""
+    boxes = page.evaluate("""(sel) => {
+        const gd = document.querySelector(sel + ' .js-plotly-plot');
+        const r = gd.getBoundingClientRect(), L = gd._fullLayout;
+        return L.annotations.map((_, i) => {
+            const xa = L['xaxis' + (i ? i + 1 : '')], ya = L['yaxis' + (i ? i + 1 : '')];
+            return {x: r.left + xa._offset, y: r.top + ya._offset, width: xa._length, height: ya._length};
+        });
+    }""", IMAGES)
+    assert len(boxes) >= 4, boxes  # clean, noisy input, plain AE, denoising AE (and any extra model)
+    return [page.screenshot(clip=box) for box in boxes]
 
 
 def scores(titles: list[str]) -> list[tuple[float, float]]:
@@ -56,8 +64,10 @@ def scores(titles: list[str]) -> list[tuple[float, float]]:
 def test_noise_slider_changes_the_noisy_image_and_both_outputs(streamlit_server, browser_page):  # noqa: F811
     page = browser_page
     open_denoise_page(page, streamlit_server)
-    thumb = page.locator(f'{SLIDER} [role="slider"]')
-    assert float(thumb.get_attribute("aria-valuenow")) == pytest.approx(0.5)
+    # Streamlit's slider is a react-aria one: the focusable part is a visually hidden range input.
+    thumb = page.locator(f'{SLIDER} input[type="range"]')
+    shown = page.locator(f'{SLIDER} [data-testid="stSliderThumbValue"]')
+    assert float(thumb.input_value()) == pytest.approx(0.5) and shown.inner_text() == "0.50"
     before, pixels_before = row_state(page), panel_pixels(page)
     assert before["marked"] == pytest.approx(0.5)
 
@@ -70,13 +80,14 @@ def test_noise_slider_changes_the_noisy_image_and_both_outputs(streamlit_server,
         const row = document.querySelector(images + ' .js-plotly-plot');
         const chart = document.querySelector(sweep + ' .js-plotly-plot');
         const shapes = (chart && chart.layout.shapes) || [];
-        return row && shapes.length && Math.abs(shapes[0].x0 - 0.7) < 1e-6
+        return row && document.querySelectorAll(images + ' .js-plotly-plot').length === 1
+            && shapes.length && Math.abs(shapes[0].x0 - 0.7) < 1e-6
             && JSON.stringify(row.layout.annotations.map(a => a.text)) !== JSON.stringify(old);
     }""", arg=[IMAGES, SWEEP, before["titles"]], timeout=60_000, polling=250)
     page.wait_for_timeout(500)  # let plotly finish redrawing the heatmaps before the screenshots
     after, pixels_after = row_state(page), panel_pixels(page)
 
-    assert float(thumb.get_attribute("aria-valuenow")) == pytest.approx(0.7)
+    assert float(thumb.input_value()) == pytest.approx(0.7) and shown.inner_text() == "0.70"
     assert after["marked"] == pytest.approx(0.7)  # the sweep chart marks the new setting
     assert after["titles"][0] == before["titles"][0]  # the clean digit's panel is unchanged
     assert pixels_after[0] == pixels_before[0]
