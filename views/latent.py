@@ -23,6 +23,11 @@ ZOOM = 8  # the decoded image at 224 px: big enough to see every pixel
 SOURCES = ("Test digit", "My drawing or upload", "Point picked on a map")
 BETA_DIGITS = 10  # reconstructions shown per β: the first test image of each digit
 CONFIG = {"displayModeBar": False}
+# The maps are WebGL (Scattergl); plotly renders them at plotGlPixelRatio × the figure size, 2 by
+# default, into antialiased canvases that keep their drawing buffer, and a click redraws them all (the
+# selected point). At 2 that is 4× the pixels; on a CPU-rendered browser (no GPU) the frame took
+# ~70 ms before the click even reached the server. 1 draws the same markers at screen resolution.
+MAP_CONFIG = CONFIG | {"plotGlPixelRatio": 1}
 
 
 def name_of(spec) -> str:
@@ -138,7 +143,7 @@ def explorer(spec, family: str) -> None:
         return
     chart_key = f"lt_map_{family}"
     st.plotly_chart(fig, key=chart_key, on_select=lambda: _remember_click(spec, chart_key),
-                    selection_mode="points", config=CONFIG)
+                    selection_mode="points", config=MAP_CONFIG)
     clicked = st.session_state.get(click_key(spec), latent.Clicked(0.0, 0.0))
     # A lookup, no TensorFlow, between a click and its picture: a dot is a test digit's code, and
     # anywhere else the click selected a point of the invisible grid.
