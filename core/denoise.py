@@ -33,17 +33,22 @@ class Scored:
     ssim: float  # structural similarity in [-1, 1]; 1 = identical
 
 
-def psnr_ssim(clean: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-image PSNR (dB) and SSIM of `other` against `clean`, both (N, 28, 28, 1) in [0, 1].
-
-    PSNR is capped at PSNR_CAP (100 dB) for identical images (TensorFlow returns inf there).
-    """
+def psnr_only(clean: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Per-image PSNR (dB) of `other` against `clean`, both (N, 28, 28, 1) in [0, 1], capped at
+    PSNR_CAP (100 dB) for identical images (TensorFlow returns inf there). The sweeps use this alone:
+    SSIM was most of their cost and they only plot PSNR."""
     import tensorflow as tf
 
     a, b = tf.constant(clean, tf.float32), tf.constant(other, tf.float32)
-    psnr = np.minimum(tf.image.psnr(a, b, max_val=1.0).numpy(), PSNR_CAP)
-    ssim = tf.image.ssim(a, b, max_val=1.0).numpy()
-    return psnr, ssim
+    return np.minimum(tf.image.psnr(a, b, max_val=1.0).numpy(), PSNR_CAP)
+
+
+def psnr_ssim(clean: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image PSNR (dB, as `psnr_only`) and SSIM of `other` against `clean`, both (N, 28, 28, 1)."""
+    import tensorflow as tf
+
+    ssim = tf.image.ssim(tf.constant(clean, tf.float32), tf.constant(other, tf.float32), max_val=1.0).numpy()
+    return psnr_only(clean, other), ssim
 
 
 def psnr_label(psnr: float) -> str:
@@ -83,10 +88,10 @@ def psnr_sweep(models: dict[str, object], kind: str, levels=None, n: int = SWEEP
     for i, level in enumerate(levels):
         noisy = noise.corrupt(clean, kind, level, seed=SWEEP_SEED + i)
         changed = np.any(noisy != clean, axis=(1, 2, 3))  # (n,)
-        psnr = psnr_ssim(clean[changed], noisy[changed])[0] if changed.any() else np.array([np.nan])
+        psnr = psnr_only(clean[changed], noisy[changed]) if changed.any() else np.array([np.nan])
         curves["noisy input"].append(psnr.mean())
         for name, m in models.items():
-            curves[name].append(psnr_ssim(clean, infer.reconstruct(m, noisy))[0].mean())
+            curves[name].append(psnr_only(clean, infer.reconstruct(m, noisy)).mean())
     return {k: np.asarray(v, float) for k, v in curves.items()}
 
 
