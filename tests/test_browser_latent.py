@@ -58,8 +58,11 @@ def test_clicking_empty_space_decodes_that_point(streamlit_server, browser_page)
     open_latent_page(page, streamlit_server)
     before = decoded_state(page)
     assert COORDS.search(before["text"]).groups() == ("+0.00", "+0.00")  # the start: the prior's centre
-    # Corners of the map's margin: the codes' bounding box is padded by 8 %, so nothing is there.
-    for fx, fy in ((0.03, 0.03), (0.97, 0.96), (0.04, 0.95)):
+    # Corners of the map's margin: the codes' bounding box is padded by 8 % of its span per side, so the
+    # outermost codes sit 6.9 % of the axis in from each edge. Clicking within 2.5 % of both edges keeps
+    # every dot over 4 % of the plot (~30 px) away, beyond plotly's 20 px hover reach: the nearest
+    # target is a click-grid point. (3–5 % in, an extreme code was sometimes within reach.)
+    for fx, fy in ((0.02, 0.02), (0.98, 0.975), (0.025, 0.98)):
         box, (x_lo, x_hi), (y_lo, y_hi) = map_geometry(page)  # afresh: the page may have reflowed
         step = max((x_hi - x_lo), (y_hi - y_lo)) / 39 * 1.5  # one click-grid cell, with slack
         x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
