@@ -28,7 +28,29 @@ def job_board():
     """The server's training jobs (one thread per spec, shared by every session)."""
     from core.jobs import JobBoard
 
+    _keep_keras_state_between_runs()
     return JobBoard(model_store())
+
+
+def _keep_keras_state_between_runs() -> None:
+    """Stop Streamlit calling keras.backend.clear_session() after every script run.
+
+    Streamlit's ScriptRunner does that (`_clean_problem_modules`, for scripts that rebuild models
+    on each run). It swaps out Keras's global state and clears TensorFlow's kernel cache from
+    whichever thread just ran a script, under any training job's thread. Seen here: with the Train
+    page polling every 0.7 s, a job on a fresh server sat in "Preparing data…" (stuck tracing its
+    first train step, per py-spy) for 4 minutes. This app never relies on that clean-up (models
+    live in st.cache_resource), so it keeps only the other half: closing matplotlib figures."""
+    import sys
+
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def close_pyplot_figures() -> None:
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
+
+    if getattr(script_runner, "_clean_problem_modules", None) is not None:
+        script_runner._clean_problem_modules = close_pyplot_figures
 
 
 def trained_models() -> dict[str, object]:
