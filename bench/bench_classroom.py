@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_draw_latency import MEASURE_JS, PAD, start_server, strokes  # noqa: E402
+from bench_draw_latency import MEASURE_JS, PAD, strokes  # noqa: E402
+from harness import start_server  # noqa: E402
 
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, _stop, free_port  # noqa: E402
 

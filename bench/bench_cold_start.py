@@ -36,8 +36,8 @@ from bench_draw_latency import (  # noqa: E402  (a sibling script, not a package
     answered,
     draw,
     free_port,
-    start_server,
 )
+from harness import start_server  # noqa: E402
 
 TARGET_S = 6.0
 STROKE = [(0.55, 0.12), (0.54, 0.35), (0.53, 0.6), (0.52, 0.85)]  # a "1"

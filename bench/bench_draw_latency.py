@@ -22,17 +22,16 @@ import argparse
 import datetime
 import os
 import platform
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from harness import start_server  # noqa: E402
 
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _stop, free_port  # noqa: E402
 
@@ -80,30 +79,6 @@ MEASURE_JS = """
   }, true);
 })();
 """
-
-
-def start_server(port: int, prefix: str = "bench-draw-") -> tuple[subprocess.Popen, Path]:
-    """`streamlit run app.py` on `port`, in its own process group; returns once /_stcore/health says ok."""
-    env = dict(os.environ)
-    env.setdefault("LATENT_LAB_DATA", str(SHARED_DATA))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    log = tempfile.NamedTemporaryFile(prefix=prefix, suffix=".log", delete=False)
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"streamlit exited ({proc.returncode}); log: {log.name}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.read().decode().strip() == "ok":
-                    return proc, Path(log.name)
-        except OSError:
-            time.sleep(0.05)
-    _stop(proc)
-    raise SystemExit(f"streamlit was not healthy after 60 s; log: {log.name}")
 
 
 def strokes(n: int, seed: int) -> list[list[tuple[float, float]]]:
@@ -156,7 +131,7 @@ def run(n: int, seed: int) -> np.ndarray:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    proc, log = start_server(port)
+    proc, log = start_server(port, prefix="bench-draw-")
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -23,17 +23,17 @@ import argparse
 import datetime
 import os
 import platform
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from harness import start_server  # noqa: E402
 
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _stop, free_port  # noqa: E402
 
@@ -48,29 +48,6 @@ UPDATED = """([sel, oldText, oldSrc]) => {
     if (!(box && img && box.innerText !== oldText && img.src !== oldSrc && img.complete && img.naturalWidth > 0)) return false;
     return performance.now() - window.__clickAt;
 }"""
-
-
-def _start_server(port: int) -> tuple[subprocess.Popen, Path]:
-    env = dict(os.environ)
-    env.setdefault("LATENT_LAB_DATA", str(SHARED_DATA))
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    log = tempfile.NamedTemporaryFile(prefix="bench-latent-", suffix=".log", delete=False)
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"streamlit exited ({proc.returncode}); log: {log.name}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.read().decode().strip() == "ok":
-                    return proc, Path(log.name)
-        except OSError:
-            time.sleep(0.25)
-    _stop(proc)
-    raise SystemExit(f"streamlit was not healthy after 60 s; log: {log.name}")
 
 
 def _targets(n: int, seed: int, cells: int = 40) -> list[tuple[float, float]]:
@@ -91,7 +68,7 @@ def run(clicks: int, family: str, seed: int, pause_ms: int) -> np.ndarray:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    proc, log = _start_server(port)
+    proc, log = start_server(port, prefix="bench-latent-")
     base = f"http://127.0.0.1:{port}"
     decoded, drag = f".st-key-lt_decoded_{family}", f".st-key-lt_map_{family} .nsewdrag"
     try:

@@ -1,0 +1,42 @@
+"""What the browser benchmarks share: a `streamlit run app.py` server on a free port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser_support import _stop  # noqa: E402
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def start_server(port: int, prefix: str = "bench-") -> tuple[subprocess.Popen, Path]:
+    """`streamlit run app.py` on `port`, in its own process group; returns once /_stcore/health says ok."""
+    env = dict(os.environ)
+    env.setdefault("LATENT_LAB_DATA", str(SHARED_DATA))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    log = tempfile.NamedTemporaryFile(prefix=prefix, suffix=".log", delete=False)
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"streamlit exited ({proc.returncode}); log: {log.name}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return proc, Path(log.name)
+        except OSError:
+            time.sleep(0.05)
+    _stop(proc)
+    raise SystemExit(f"streamlit was not healthy after 60 s; log: {log.name}")
