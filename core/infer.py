@@ -13,6 +13,29 @@ from core.models import VAE, decoder_of, encoder_of
 BATCH = 1000  # large enough to amortise per-call overhead, small enough to keep memory flat
 
 
+class Compiled:
+    """A model's forward pass as one compiled TensorFlow graph, called like the model.
+
+    For interactive paths that call a model on one or a few images per rerun. Measured on the 2-core
+    server (one digit, median of 30 calls): eager `model(x, training=False)` costs 10–17 ms per
+    shipped model, the compiled graph ~1 ms; tracing it once costs 60–150 ms (the first call).
+    Works with `reconstruct` and the other helpers below as a drop-in for the model in its call.
+    """
+
+    def __init__(self, model) -> None:
+        import tensorflow as tf  # Keras's backend (already imported by core.models)
+
+        self.model = model
+        # One signature, (batch, 28, 28, 1) float32, so any batch size reuses the one trace.
+        self._fn = tf.function(lambda x: model(x, training=False),
+                               input_signature=[tf.TensorSpec((None, 28, 28, 1), tf.float32)])
+
+    def __call__(self, x, training: bool = False):
+        if training:
+            raise ValueError("a Compiled model is for inference only")
+        return self._fn(x)
+
+
 def _as_batch(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 2:  # one image (28, 28)

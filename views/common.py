@@ -88,6 +88,15 @@ def shipped_model(name: str):
     return _freeze_long_lived(model_store().get(spec_named(name)))
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def compiled(_model, key: str):
+    """`core.infer.Compiled` for a loaded model, once per server; `key` names the model (its spec key,
+    or a shipped name), since the model itself is not hashed. For pages that call a model per rerun."""
+    from core.infer import Compiled
+
+    return Compiled(_model)
+
+
 def model_named(name: str):
     """A shipped model by name (`SHIPPED`), or a Training-lab model by its label in `trained_models()`:
     one resolver for pages that offer both in one list."""

@@ -17,6 +17,7 @@ from core.errors import LatentLabError
 from core.preprocess import from_canvas_ink
 from views.canvas import draw_pad, image_strip, ink_from_drawing
 from views.common import (
+    compiled,
     mnist_test_digit,
     model_for,
     model_store,
@@ -31,37 +32,12 @@ MODELS = ("lesson", "conv_ae", "vae_2d")
 log = logging.getLogger(__name__)
 
 
-class _Compiled:
-    """A model's forward pass as one compiled TensorFlow graph, called like the model.
-
-    Measured on the 2-core server (one digit, median of 30 calls): eager `model(x, training=False)`
-    costs 10–17 ms per shipped model, the compiled graph ~1 ms; tracing it once costs 60–150 ms
-    (done by the warm-up below for the shipped models)."""
-
-    def __init__(self, model) -> None:
-        import tensorflow as tf  # lazily: the page itself stays free of TensorFlow
-
-        # One signature, (batch, 28, 28, 1) float32, so any batch size reuses the one trace.
-        self._fn = tf.function(lambda x: model(x, training=False),
-                               input_signature=[tf.TensorSpec((None, 28, 28, 1), tf.float32)])
-
-    def __call__(self, x, training: bool = False):
-        assert not training, "compiled for inference only"
-        return self._fn(x)
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def _compiled(_model, key: str) -> _Compiled:
-    """The compiled call of a Training-lab model (`key`: its spec key), once per server."""
-    return _Compiled(_model)
-
-
 class _WarmUp:
     """Once per server, in a background thread: import TensorFlow, load the three shipped models and
     trace their compiled calls, so the page appears at once and the first stroke waits less."""
 
     def __init__(self, store) -> None:
-        self.compiled: dict[str, _Compiled] = {}
+        self.compiled: dict = {}  # name → core.infer.Compiled
         self._thread = threading.Thread(target=self._run, args=(store,), name="draw-warm-up", daemon=True)
         self._thread.start()
 
@@ -69,10 +45,11 @@ class _WarmUp:
         import gc
 
         from core.compare import reconstruct_all  # imports TensorFlow (seconds)
+        from core.infer import Compiled
         from core.zoo import spec_named
 
         try:
-            models = {name: _Compiled(store.get(spec_named(name))) for name in MODELS}  # the store is thread-safe
+            models = {name: Compiled(store.get(spec_named(name))) for name in MODELS}  # the store is thread-safe
             reconstruct_all(models, np.zeros((28, 28), np.float32))  # traces each graph
         except Exception:  # noqa: BLE001 (the page then loads the models itself and shows what went wrong)
             log.exception("warming up the Draw page's models failed")
@@ -84,7 +61,7 @@ class _WarmUp:
         gc.freeze()
         self.compiled = models
 
-    def model(self, name: str) -> _Compiled | None:
+    def model(self, name: str):
         """Shipped model `name`, compiled; waits for the warm-up to finish. None if it failed."""
         self._thread.join()
         return self.compiled.get(name)
@@ -103,7 +80,7 @@ def _reconstructions(x: np.ndarray, names: tuple[str, ...], extra: tuple) -> lis
 
     warm = _warm_up(model_store())
     models = {title(n): warm.model(n) or shipped_model(n) for n in names}  # eager (and its error) if warm-up failed
-    models |= {label: _compiled(model_for(spec), spec.key) for label, spec in extra}
+    models |= {label: compiled(model_for(spec), spec.key) for label, spec in extra}
     return reconstruct_all(models, x)
 
 
