@@ -3,6 +3,7 @@
     python -m core train --all                 # (re)train every shipped model into assets/models
     python -m core train --kind vae --latent-dim 2 --epochs 5    # one spec, into the user cache
     python -m core evaluate [--json FILE]      # metrics table for the shipped models
+    python -m core export-forward              # rewrite the numpy forward packs of FORWARD_PACKED
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from pathlib import Path
 
 from core.errors import LatentLabError
 from core.spec import KINDS, SCHEDULES, ModelSpec
-from core.store import ASSETS_DIR, ModelStore
-from core.zoo import SHIPPED, all_shipped
+from core.store import ASSETS_DIR, FORWARD_SUFFIX, ModelStore, sha256_file, write_forward_pack
+from core.zoo import FORWARD_PACKED, SHIPPED, all_shipped
 
 MANIFEST = ASSETS_DIR.parent / "manifest.json"
 METRIC_COLUMNS = ("test_bce", "test_mse", "test_neg_elbo", "auroc_fashion", "psnr_gauss_0.5", "auroc_one_class_mean")
@@ -49,7 +50,10 @@ def _train_one(name: str, spec: ModelSpec, out: Path) -> dict:
         "history": {k: [round(v, 5) for v in vs] for k, vs in result.history.items()},
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    return ModelStore(cache_dir=out, assets_dir=out).put(spec, result.model, record, directory=out)
+    full = ModelStore(cache_dir=out, assets_dir=out).put(spec, result.model, record, directory=out)
+    if name in FORWARD_PACKED:
+        print(f"  forward pack: {write_forward_pack(out, spec, result.model, full)}", flush=True)
+    return full
 
 
 def write_manifest(out: Path = ASSETS_DIR, manifest: Path = MANIFEST) -> None:
@@ -60,6 +64,9 @@ def write_manifest(out: Path = ASSETS_DIR, manifest: Path = MANIFEST) -> None:
         if meta.exists():
             record = json.loads(meta.read_text())
             entries[name] = {k: record[k] for k in ("key", "spec", "sha256", "train_seconds", "data_fingerprint", "metrics", "trained_at", "keras_version") if k in record}
+            pack = out / f"{spec.key}{FORWARD_SUFFIX}"
+            if pack.exists():
+                entries[name]["forward_pack_sha256"] = sha256_file(pack)
     manifest.write_text(json.dumps({"models": entries}, indent=2) + "\n")
 
 
@@ -89,6 +96,18 @@ def cmd_train(args) -> None:
     print(f"training {spec.label} (key {spec.key}) into {store.cache_dir}", flush=True)
     store.get(spec, on_progress=_print_progress)
     print(json.dumps(store.record(spec), indent=2))
+
+
+def cmd_export_forward(args) -> None:
+    """Rewrite the numpy forward packs (core.forward) of shipped models from their stored weights."""
+    out = Path(args.out) if args.out else ASSETS_DIR
+    store = ModelStore(cache_dir=out, assets_dir=out, allow_training=False)
+    for name in args.name or FORWARD_PACKED:
+        spec = all_shipped()[name]
+        path = write_forward_pack(out, spec, store.get(spec), store.record(spec))
+        print(f"{name}: {path}")
+    if out == ASSETS_DIR:
+        write_manifest()
 
 
 def cmd_evaluate(args) -> None:
@@ -142,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--name", action="append", choices=[*SHIPPED, "one_class"], help="only this model (repeatable)")
     e.add_argument("--train", action="store_true", help="train models that have no weights yet")
     e.set_defaults(func=cmd_evaluate)
+
+    f = sub.add_parser("export-forward", help="rewrite the numpy forward packs of shipped models")
+    f.add_argument("--name", action="append", choices=list(all_shipped()), help=f"only this model (default: {', '.join(FORWARD_PACKED)})")
+    f.add_argument("--out", help="directory of the stored models (default: assets/models)")
+    f.set_defaults(func=cmd_export_forward)
 
     args = parser.parse_args(argv)
     try:

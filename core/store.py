@@ -8,7 +8,8 @@ Resolution order for `ModelStore.get(spec)`:
 
 Each entry is two files named by `spec.key`: ``<key>.keras`` (the model, without optimizer state)
 and ``<key>.json`` (the record: spec, sha256 of the .keras file, data fingerprint, training time,
-metrics). The record is written last and names the weights' hash, so a missing, partial or corrupt
+metrics). Some entries also have ``<key>.forward.npz``, the model's reconstruction pass for numpy
+(`core.forward`; `ModelStore.forward` loads it without TensorFlow). The record is written last and names the weights' hash, so a missing, partial or corrupt
 file is detected before loading and the entry is rebuilt, never loaded half-way. Writes go to a
 temporary file in the same directory and are renamed into place (atomic on POSIX). A file lock per
 key makes two processes asking for the same spec train it once; a thread lock does the same for
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
 CACHE_ENV = "LATENT_LAB_CACHE"
+FORWARD_SUFFIX = ".forward.npz"
 LOCK_TIMEOUT_S = 3600  # a waiting process gives up after an hour (longest training we run is minutes)
 
 
@@ -87,6 +89,16 @@ def save_entry(directory: Path, spec: ModelSpec, model, record: dict) -> dict:
     return full
 
 
+def write_forward_pack(directory: Path, spec: ModelSpec, model, record: dict) -> Path:
+    """Export `model`'s numpy forward pack beside its entry (the record names the .keras file's hash)."""
+    from core import forward
+
+    path = directory / f"{spec.key}{FORWARD_SUFFIX}"
+    pack = forward.export(model, record["sha256"])
+    _atomic_write(path, lambda tmp: forward.save(tmp, pack))
+    return path
+
+
 def read_record(directory: Path, spec: ModelSpec) -> dict | None:
     """The entry's record if both files exist, the record parses, names this spec, and the weights'
     hash matches; None if the entry is absent. Raises `LatentLabError` if it exists but is corrupt."""
@@ -123,6 +135,7 @@ class ModelStore:
         # Test metrics in each new record (a few seconds per model): what the app's model list shows.
         self.evaluate_after_training = evaluate_after_training
         self._models: dict[str, object] = {}
+        self._forwards: dict[str, object] = {}  # key → core.forward.ForwardPass
         self._records: dict[str, dict] = {}
         self._key_locks: dict[str, threading.Lock] = {}
         self._verified: dict[tuple, tuple[ModelSpec, dict | None]] = {}  # file version → (spec, record)
@@ -141,7 +154,7 @@ class ModelStore:
             except LatentLabError as e:
                 log.warning("%s", e)
                 if directory == self.cache_dir:
-                    for suffix in (".keras", ".json"):
+                    for suffix in (".keras", ".json", FORWARD_SUFFIX):
                         (directory / f"{spec.key}{suffix}").unlink(missing_ok=True)
                 continue
             if record is not None:
@@ -205,6 +218,24 @@ class ModelStore:
             model = load_entry(directory, spec)
             self._models[spec.key], self._records[spec.key] = model, record
             return model
+
+    def forward(self, spec: ModelSpec):
+        """The model's numpy reconstruction pass (`core.forward.ForwardPass`) if its entry ships a
+        current forward pack, else None (then use `get`). Never imports TensorFlow or trains."""
+        from core.forward import ForwardPass
+
+        if spec.key in self._forwards:
+            return self._forwards[spec.key]
+        with self._key_lock(spec.key):
+            if spec.key not in self._forwards:
+                found, fp = self._find(spec), None
+                if found is not None and (found[0] / f"{spec.key}{FORWARD_SUFFIX}").exists():
+                    try:
+                        fp = ForwardPass.load(found[0] / f"{spec.key}{FORWARD_SUFFIX}", expect_sha256=found[1]["sha256"])
+                    except LatentLabError as e:  # stale or damaged: the Keras model still works
+                        log.warning("%s", e)
+                self._forwards[spec.key] = fp
+            return self._forwards[spec.key]
 
     def _train_locked(self, spec, on_progress, should_stop, train_options):
         if not self.allow_training:

@@ -34,6 +34,11 @@ TITLES = {
 }
 
 
+# Shipped models that also ship a numpy forward pack (core.forward): the Draw page's three, so a
+# fresh server answers the first stroke without waiting seconds for TensorFlow to import.
+FORWARD_PACKED = ("lesson", "conv_ae", "vae_2d")
+
+
 def spec_named(name: str) -> ModelSpec:
     try:
         return SHIPPED[name]

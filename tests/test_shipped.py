@@ -66,3 +66,23 @@ def test_denoiser_floor(shipped_metrics):
     """Issue #5: on MNIST test with Gaussian noise σ = 0.5 (clipped), the denoising AE's outputs score
     a mean per-image PSNR of at least 20 dB (the noisy inputs themselves score 9.4 dB)."""
     assert shipped_metrics["denoise"]["psnr_gauss_0.5"] >= 20.0
+
+
+def test_forward_packs_match_their_models(tmp_path):
+    """The Draw page's models answer from numpy forward packs (core.forward) until TensorFlow is
+    needed: each pack must be current and give the Keras model's reconstructions."""
+    import numpy as np
+
+    from core.data import load_mnist
+    from core.store import FORWARD_SUFFIX
+    from core.zoo import FORWARD_PACKED
+
+    manifest = json.loads(MANIFEST.read_text())["models"]
+    store = ModelStore(cache_dir=tmp_path, assets_dir=ASSETS_DIR, allow_training=False)
+    x = load_mnist().x_test[:500].astype(np.float32)[..., None] / 255.0
+    for name in FORWARD_PACKED:
+        spec = SHIPPED[name]
+        fp = store.forward(spec)
+        assert fp is not None, f"{name}: no current forward pack; run `python -m core export-forward`"
+        assert manifest[name]["forward_pack_sha256"] == sha256_file(ASSETS_DIR / f"{spec.key}{FORWARD_SUFFIX}")
+        np.testing.assert_allclose(fp(x), np.asarray(store.get(spec)(x, training=False)), atol=1e-4, err_msg=name)
