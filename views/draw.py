@@ -3,12 +3,11 @@
 Made for speed (the aim: a stroke answered on screen within 200 ms at p95 on a 2-core server;
 bench/bench_draw_latency.py measures it): our own pad (views/canvas) sends the
 drawing on pointer-up; one `st.fragment` holds the pad, the options and the results, so a stroke
-reruns only that; the models run as compiled graphs (not `predict`, not eager calls), results are
-cached per drawing (Undo and Redo revisit drawings), and images go out as raw bytes to a light strip.
+reruns only that; the shipped models run from numpy forward packs (core.forward: no TensorFlow, so a
+fresh server answers within seconds), Training-lab models as compiled graphs (never `predict`);
+results are cached per drawing (Undo and Redo revisit drawings); images go out as raw bytes to a
+light strip.
 """
-
-import logging
-import threading
 
 import numpy as np
 import streamlit as st
@@ -29,47 +28,20 @@ from views.common import (
 )
 
 MODELS = ("lesson", "conv_ae", "vae_2d")
-log = logging.getLogger(__name__)
 
 
-class _WarmUp:
-    """Once per server, in a background thread: import TensorFlow, load the three shipped models and
-    trace their compiled calls, so the page appears at once and the first stroke waits less."""
+@st.cache_resource(show_spinner="Loading the models…")
+def _shipped_models(_store) -> dict:
+    """name → the shipped model as a callable, once per server: its numpy forward pack (core.forward;
+    read in ~20 ms, no TensorFlow, ~0.1–1.5 ms a digit), or, if the pack is missing or stale, the Keras
+    model as a compiled graph (which imports TensorFlow: seconds on a fresh server)."""
+    from core.zoo import spec_named
 
-    def __init__(self, store) -> None:
-        self.compiled: dict = {}  # name → core.infer.Compiled
-        self._thread = threading.Thread(target=self._run, args=(store,), name="draw-warm-up", daemon=True)
-        self._thread.start()
-
-    def _run(self, store) -> None:
-        import gc
-
-        from core.compare import reconstruct_all  # imports TensorFlow (seconds)
-        from core.infer import Compiled
-        from core.zoo import spec_named
-
-        try:
-            models = {name: Compiled(store.get(spec_named(name))) for name in MODELS}  # the store is thread-safe
-            reconstruct_all(models, np.zeros((28, 28), np.float32))  # traces each graph
-        except Exception:  # noqa: BLE001 (the page then loads the models itself and shows what went wrong)
-            log.exception("warming up the Draw page's models failed")
-            return
-        # What views.common.shipped_model does after each load, done here while nobody waits: hide the
-        # long-lived objects (TensorFlow, the models, the graphs) from the collection Streamlit runs after
-        # every rerun.
-        gc.collect()
-        gc.freeze()
-        self.compiled = models
-
-    def model(self, name: str):
-        """Shipped model `name`, compiled; waits for the warm-up to finish. None if it failed."""
-        self._thread.join()
-        return self.compiled.get(name)
-
-
-@st.cache_resource(show_spinner=False)
-def _warm_up(_store) -> _WarmUp:
-    return _WarmUp(_store)
+    models = {}
+    for name in MODELS:
+        fp = _store.forward(spec_named(name))
+        models[name] = fp if fp is not None else compiled(shipped_model(name), name)
+    return models
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -78,8 +50,8 @@ def _reconstructions(x: np.ndarray, names: tuple[str, ...], extra: tuple) -> lis
     Training-lab models `extra` ((label, spec) pairs), in that order."""
     from core.compare import reconstruct_all
 
-    warm = _warm_up(model_store())
-    models = {title(n): warm.model(n) or shipped_model(n) for n in names}  # eager (and its error) if warm-up failed
+    shipped = _shipped_models(model_store())
+    models = {title(n): shipped[n] for n in names}
     models |= {label: compiled(model_for(spec), spec.key) for label, spec in extra}
     return reconstruct_all(models, x)
 
@@ -126,7 +98,7 @@ def _lab() -> None:
 
 st.title("✏️ Draw a digit")
 st.caption("Draw 0–9 in the black box. Three autoencoders squeeze it through a small code and rebuild it.")
-_warm_up(model_store())
+_shipped_models(model_store())  # load before the first stroke (milliseconds, not TensorFlow's seconds)
 _lab()
 
 st.divider()
