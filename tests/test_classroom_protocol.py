@@ -1,0 +1,70 @@
+"""The protocol-level classroom client (bench/bench_classroom_protocol.py) against a real server: two
+students on the Draw page for ~6 s, speaking Streamlit's websocket protocol with no browser.
+
+It needs no browser, so it never skips. It checks what the benchmark's figures rest on: every stroke
+was answered by a rerun of the pad's fragment (not the whole page) that delivered the reconstructions
+strip, the strip's input image is `from_canvas_ink` of the drawing sent, and nothing went wrong
+(no exception or error box, no dropped session, no traceback in the server log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import numpy as np
+import pytest
+
+from bench import bench_classroom_protocol as bench
+from bench.harness import start_server
+from tests.browser_support import _stop, free_port
+
+STUDENTS = 2
+SECONDS = 6.0
+INTERVAL = 2.0
+
+
+@pytest.fixture(scope="module")
+def server():
+    """Our own `streamlit run app.py`, so its log holds only this test's tracebacks, if any."""
+    port = free_port()
+    proc, log = start_server(port, prefix="test-classroom-protocol-")
+    try:
+        yield proc, log, port
+    finally:
+        _stop(proc)
+        log.unlink(missing_ok=True)
+
+
+def test_pad_value_is_what_canvas_js_sends():
+    """The drawing payload: the ink's bounding box plus the margin, h·w grey bytes, stroke count and seq."""
+    assert bench.pad_value([], 1) is None
+    stroke = bench._coverage(np.array([[100.0, 120.0], [180.0, 130.0]], np.float32))  # (280, 280)
+    drawing = bench.pad_value([stroke], 7)
+    ink = np.frombuffer(base64.b64decode(drawing["ink"]), np.uint8).reshape(drawing["h"], drawing["w"])
+    assert (drawing["strokes"], drawing["seq"]) == (1, 7)
+    assert ink.max() == 255 and ink[0].max() == 0 and ink[:, 0].max() == 0  # margin rows/columns are paper
+    # A 20 px pen from x=100 to 180 (round caps: 90..190) plus 8 px each side, ~±1 px of antialiasing.
+    assert abs(drawing["w"] - (80 + 20 + 2 * bench.MARGIN_PX)) <= 2
+    assert abs(drawing["h"] - (10 + 20 + 2 * bench.MARGIN_PX)) <= 2
+
+
+def test_two_students_are_answered_with_reconstructions(server):
+    proc, log, port = server
+    out = asyncio.run(bench.classroom(f"http://127.0.0.1:{port}", proc.pid, STUDENTS, SECONDS, INTERVAL,
+                                      seed=3, baseline_strokes=2))
+    fig = bench.summarise(out, log.read_text(errors="replace"))
+
+    assert fig["errors"] == [], fig["errors"]
+    assert fig["warm_ms"] is not None and len(fig["baseline_ms"]) == 2
+    for student in out["students"]:
+        session = student.session
+        assert session.pad_id.endswith("draw_canvas") and session.pad_fragment  # found in the deltas
+        # ~SECONDS / INTERVAL strokes each (the first within one interval), every one answered.
+        assert len(student.strokes) >= SECONDS / (INTERVAL + 0.5), len(student.strokes)
+        for stroke in student.strokes:
+            assert stroke.fragment_ids == (session.pad_fragment,)  # a fragment rerun, as the browser asks
+            assert stroke.input_panel["title"] == bench.INPUT_TITLE
+            assert 0 < stroke.ms < bench.ANSWER_TIMEOUT_S * 1000
+    assert fig["answered"] == sum(len(s.strokes) for s in out["students"]) == len(fig["ms"])
+    assert out["server_cpu"] > 0 and out["client_cpu"] > 0
