@@ -31,16 +31,25 @@ class Progress:
     logs: dict  # running means, e.g. {"loss": 0.11} or {"loss", "reconstruction_loss", "kl_loss"}
     epoch_end: bool = False
     samples: np.ndarray | None = None  # at epoch end: reconstructions (K, 28, 28, 1) of the watched images
+    first_step_s: float | None = None  # `elapsed` when the first step ended (known with step hooks)
+
+    @property
+    def done(self) -> int:
+        return (self.epoch - 1) * self.steps + self.step
 
     @property
     def fraction(self) -> float:
-        return ((self.epoch - 1) * self.steps + self.step) / (self.epochs * self.steps)
+        return self.done / (self.epochs * self.steps)
 
     @property
     def remaining(self) -> float:
-        """Seconds left, extrapolated from the average step time so far."""
-        f = self.fraction
-        return self.elapsed * (1 - f) / f if f > 0 else float("nan")
+        """Seconds left, from the average time of the steps after the first. The first step includes
+        tracing and XLA compilation (seconds, vs ~10 ms a step later): counting it made the estimate
+        shown during the first epoch several times too long."""
+        left = self.epochs * self.steps - self.done
+        if self.first_step_s is not None and self.done > 1:
+            return (self.elapsed - self.first_step_s) / (self.done - 1) * left
+        return self.elapsed * left / self.done if self.done > 0 else float("nan")
 
 
 @dataclass
@@ -125,6 +134,7 @@ class _EpochProgress(keras.callbacks.Callback):
         self.t0 = time.perf_counter()
         self.epoch = 0
         self.last_sent = 0.0
+        self.first_step_s = None  # seconds from start to the end of the first step (compilation included)
         self.cancelled = False
 
     def _send(self, step, logs, epoch_end=False):
@@ -138,7 +148,8 @@ class _EpochProgress(keras.callbacks.Callback):
         samples = None
         if epoch_end and self.watch is not None:
             samples = np.asarray(self.model(self.watch, training=False))  # (K, 28, 28, 1)
-        self.on_progress(Progress(self.epoch + 1, self.spec.epochs, step, self.steps, now - self.t0, logs, epoch_end, samples))
+        self.on_progress(Progress(self.epoch + 1, self.spec.epochs, step, self.steps, now - self.t0, logs, epoch_end, samples,
+                                  self.first_step_s))
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -151,6 +162,8 @@ class _BatchProgress(_EpochProgress):
     """Adds step-level progress and cooperative cancellation (checked after every step)."""
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.first_step_s is None:
+            self.first_step_s = time.perf_counter() - self.t0
         self._send(batch + 1, logs)
         if self.should_stop is not None and self.should_stop():
             self.cancelled = True

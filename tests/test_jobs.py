@@ -75,3 +75,16 @@ def test_bad_spec_fails_with_a_message(board):
     job = board.start(spec)
     _wait(job)
     assert job.state == "failed" and "fewer than one batch" in job.error
+
+
+def test_time_left_leaves_out_the_first_steps_compilation():
+    """10 epochs × 100 steps; the first step took 8 s (tracing, XLA), the next 99 took 1 s in all:
+    900 steps remain at ~10 ms each, so ~9 s, not the ~81 s a plain average of 10 s over 100 steps gives."""
+    from core.training import Progress
+
+    p = Progress(epoch=1, epochs=10, step=100, steps=100, elapsed=9.0, logs={}, first_step_s=8.0)
+    assert p.fraction == pytest.approx(0.1)
+    assert p.remaining == pytest.approx(1.0 / 99 * 900)
+    # Without step hooks (first_step_s unknown) the plain average is all there is.
+    assert Progress(1, 10, 100, 100, 9.0, {}).remaining == pytest.approx(81.0)
+    assert Progress(1, 10, 1, 100, 8.0, {}, first_step_s=8.0).remaining == pytest.approx(8.0 * 999)
