@@ -189,7 +189,7 @@ class Run:
     def problems(self, fragment: bool) -> list[str]:
         """Everything in this run a student would see as an error."""
         want = "FINISHED_FRAGMENT_RUN_SUCCESSFULLY" if fragment else "FINISHED_SUCCESSFULLY"
-        out = [f"run ended {self.status}" for _ in [0] if self.status != want]
+        out = [f"run ended {self.status}"] if self.status != want else []
         out += [f"exception shown: {m[:120]}" for m in self.exceptions]
         out += [f"error box shown: {body[:120]}" for fmt, body in self.alerts if fmt == "ERROR"]
         return out
@@ -385,6 +385,7 @@ class Session:
             state.bool_value = proto.value if proto.set_value else proto.default
         elif kind == "multiselect":
             chosen = list(proto.raw_values) if proto.set_value else [proto.options[i] for i in proto.default]
+            state.string_array_value.SetInParent()  # none chosen is still a value: an empty array
             state.string_array_value.data.extend(chosen)
         else:
             return
@@ -469,7 +470,8 @@ class Session:
 class Stroke:
     """A stroke's answer: latency, and the drawing and input image to check after the class."""
 
-    ms: float
+    ms: float  # BackMsg sent → script_finished received
+    wait_ms: float  # of which BackMsg sent → the run's new_session received (queueing, thread start)
     drawing: dict
     input_panel: dict  # the strip's first panel: {title, note, w, h, pixels}
     fragment_ids: tuple[str, ...]  # what the server reran: the pad's fragment, not the whole page
@@ -531,7 +533,8 @@ class Student:
         if strip is None:
             self.errors.append(f"stroke {i}: the run finished without the reconstructions strip")
             return
-        self.strokes.append(Stroke((run.finished - t0) * 1000, step.drawing, strip["panels"][0], run.fragment_ids))
+        self.strokes.append(Stroke((run.finished - t0) * 1000, (run.started - t0) * 1000, step.drawing,
+                                   strip["panels"][0], run.fragment_ids))
 
     async def draw_each(self, pause: float) -> None:
         """Every prepared stroke in turn, `pause` s after each answer (the teacher, alone on the server)."""
@@ -540,7 +543,7 @@ class Student:
                 await self._stroke(i, step)
             except ProtocolError as err:
                 self.errors.append(f"stroke {i}: {err}")
-                return
+                self.gave_up = True
             if self.gave_up:
                 return
             await asyncio.sleep(pause)
@@ -674,12 +677,13 @@ def summarise(out: dict, server_log: str) -> dict:
     """The class's figures: latencies (ms), errors (strings) and counts, from `classroom`'s result."""
     teacher, students = out["teacher"], out["students"]
     ms = np.array([k.ms for s in students for k in s.strokes])
+    wait_ms = np.array([k.wait_ms for s in students for k in s.strokes])
     errors = [f"student {s.number}: {e}" for s in [teacher, *students] for e in s.errors]
     errors += check_inputs([teacher, *students])
     tracebacks = server_log.count("Traceback")
     errors += [f"server log: {tracebacks} traceback(s)"] if tracebacks else []
     attempted = sum(len(s.strokes) for s in students)
-    return {"ms": ms, "errors": errors, "answered": attempted, "tracebacks": tracebacks,
+    return {"ms": ms, "wait_ms": wait_ms, "errors": errors, "answered": attempted, "tracebacks": tracebacks,
             "warm_ms": teacher.strokes[0].ms if teacher.strokes else None,
             "baseline_ms": np.array([k.ms for k in teacher.strokes[1:]]),
             "open": [s.open_s for s in students if s.open_s is not None]}
@@ -690,10 +694,11 @@ def code_version() -> str:
     import subprocess
 
     def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout
 
-    dirty = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]
-    return git("rev-parse", "--short", "HEAD") + (f" + uncommitted changes to {', '.join(dirty)}" if dirty else "")
+    dirty = [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]  # "XY path"
+    head = git("rev-parse", "--short", "HEAD").strip()
+    return head + (f" + uncommitted changes to {', '.join(dirty)}" if dirty else "")
 
 
 def report(args, out: dict, fig: dict, peak_bytes: int) -> bool:
@@ -719,6 +724,10 @@ def report(args, out: dict, fig: dict, peak_bytes: int) -> bool:
         print(f"strokes answered: {len(ms)} ({len(ms) / wall:.1f} per second over the {wall:.1f} s phase)")
         print(f"latency BackMsg sent → fragment run finished, reconstructions delivered: p50 {p50:.0f} ms, "
               f"p95 {p95:.0f} ms, max {ms.max():.0f} ms")
+        w50, w95 = np.percentile(fig["wait_ms"], [50, 95])
+        r50, r95 = np.percentile(ms - fig["wait_ms"], [50, 95])
+        print(f"  of which sent → run started (new_session): p50 {w50:.0f} ms, p95 {w95:.0f} ms; "
+              f"run started → finished: p50 {r50:.0f} ms, p95 {r95:.0f} ms")
     else:
         print("no stroke was answered")
     server, client = out["server_cpu"], out["client_cpu"]

@@ -68,3 +68,24 @@ def test_two_students_are_answered_with_reconstructions(server):
             assert 0 < stroke.ms < bench.ANSWER_TIMEOUT_S * 1000
     assert fig["answered"] == sum(len(s.strokes) for s in out["students"]) == len(fig["ms"])
     assert out["server_cpu"] > 0 and out["client_cpu"] > 0
+
+
+def test_a_bad_drawing_counts_as_an_error(server):
+    """The client notices what a student would see go wrong: a drawing the page refuses shows an error
+    box and no reconstructions."""
+    _, _, port = server
+
+    async def send_bad_drawing() -> bench.Run:
+        session = bench.Session(f"http://127.0.0.1:{port}")
+        await session.connect()
+        try:
+            await session.open_page()
+            await session.send_pad({"w": 2, "h": 2, "ink": "not base64!", "strokes": 1, "seq": 1})
+            return await session.next_run(bench.ANSWER_TIMEOUT_S)
+        finally:
+            await session.close()
+
+    run = asyncio.run(send_bad_drawing())
+    problems = run.problems(fragment=True)
+    assert any(p.startswith("error box shown") and "base64" in p for p in problems), problems
+    assert run.reconstructions() is None
