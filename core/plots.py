@@ -5,30 +5,55 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 GREY = [[0.0, "#000000"], [1.0, "#ffffff"]]
 
 
-def _image_trace(img: np.ndarray, name: str) -> go.Heatmap:
+def _image_trace(img: np.ndarray, name: str, xaxis: str = "x", yaxis: str = "y") -> go.Heatmap:
     img = np.asarray(img, dtype=np.float32).reshape(np.asarray(img).shape[:2])
     return go.Heatmap(
-        z=img, zmin=0.0, zmax=1.0, colorscale=GREY, showscale=False, name=name,
+        z=img, zmin=0.0, zmax=1.0, colorscale=GREY, showscale=False, name=name, xaxis=xaxis, yaxis=yaxis,
         hovertemplate="row %{y}, col %{x}<br>value %{z:.2f}<extra>" + name + "</extra>",
     )
+
+
+def _subplot_layout(rows: int, cols: int, h_spacing: float, v_spacing: float,
+                    titles: list[str] | None = None, title_size: int = 16) -> dict:
+    """The layout `make_subplots(rows, cols, …)` would make: axis pair k (1-based, row-major: "x", "x2",
+    …) anchored to each other over its cell's domain, row 1 at the top, and `titles` above the first
+    cells as paper annotations. Built as plain dicts: make_subplots and its per-cell update_xaxes calls
+    validate every property one by one (~70 ms for a row of four images, most of a page's rerun);
+    tests/test_plots.py checks the domains and titles against make_subplots itself."""
+    w = (1.0 - h_spacing * (cols - 1)) / cols
+    h = (1.0 - v_spacing * (rows - 1)) / rows
+    layout: dict = {"annotations": []}
+    for r in range(rows):
+        y0 = (rows - 1 - r) * (h + v_spacing)  # row 0 is the top row
+        for c in range(cols):
+            k = r * cols + c + 1
+            s = "" if k == 1 else str(k)
+            x0 = c * (w + h_spacing)
+            layout[f"xaxis{s}"] = {"anchor": f"y{s}", "domain": [x0, x0 + w]}
+            layout[f"yaxis{s}"] = {"anchor": f"x{s}", "domain": [y0, y0 + h]}
+            if titles and k <= len(titles) and titles[k - 1]:
+                layout["annotations"].append(dict(
+                    text=titles[k - 1], x=x0 + w / 2, y=y0 + h, xref="paper", yref="paper", xanchor="center",
+                    yanchor="bottom", showarrow=False, font=dict(size=title_size)))
+    return layout
 
 
 def image_row(images: list[np.ndarray], titles: list[str], height: int = 260) -> go.Figure:
     """Images side by side, each square, with a title above it (titles may contain <br>)."""
     assert len(images) == len(titles), (len(images), len(titles))
-    fig = make_subplots(rows=1, cols=len(images), subplot_titles=titles, horizontal_spacing=0.02)
+    layout = _subplot_layout(1, len(images), 0.02, 0.0, titles, title_size=13)
+    traces = []
     for i, (img, title) in enumerate(zip(images, titles, strict=True), start=1):
-        fig.add_trace(_image_trace(np.squeeze(img), title.split("<br>")[0]), row=1, col=i)
-        fig.update_xaxes(visible=False, row=1, col=i, scaleanchor=f"y{i if i > 1 else ''}", constrain="domain")
-        fig.update_yaxes(visible=False, autorange="reversed", row=1, col=i, constrain="domain")
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=60, b=0), plot_bgcolor="white")
-    fig.update_annotations(font_size=13)
-    return fig
+        s = "" if i == 1 else str(i)
+        traces.append(_image_trace(np.squeeze(img), title.split("<br>")[0], f"x{s}", f"y{s}"))
+        layout[f"xaxis{s}"] |= dict(visible=False, scaleanchor=f"y{s}", constrain="domain")
+        layout[f"yaxis{s}"] |= dict(visible=False, autorange="reversed", constrain="domain")
+    layout |= dict(height=height, margin=dict(l=0, r=0, t=60, b=0), plot_bgcolor="white")
+    return go.Figure(data=traces, layout=layout)
 
 
 NOISE_AXIS = {"gaussian": "Gaussian noise σ", "salt_and_pepper": "salt-and-pepper rate", "mask": "fraction of 4×4 blocks erased"}
@@ -104,18 +129,19 @@ def image_grid(rows: list[list[np.ndarray]], row_titles: list[str], col_titles: 
                cell: int = 70) -> go.Figure:
     """A grid of 28×28 images (e.g. inputs above their reconstructions)."""
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
-    fig = make_subplots(rows=n_rows, cols=n_cols, horizontal_spacing=0.01, vertical_spacing=0.04,
-                        subplot_titles=col_titles if col_titles else None)
-    for r, row in enumerate(rows, start=1):
-        for c, img in enumerate(row, start=1):
-            fig.add_trace(_image_trace(np.squeeze(img), row_titles[r - 1]), row=r, col=c)
-    fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, autorange="reversed", constrain="domain")
-    for r, name in enumerate(row_titles, start=1):
-        fig.update_yaxes(visible=True, showticklabels=False, showgrid=False, zeroline=False, title_text=name, row=r, col=1)
-    fig.update_layout(height=cell * n_rows + 40, margin=dict(l=40, r=0, t=30, b=0), plot_bgcolor="white")
-    fig.update_annotations(font_size=11)
-    return fig
+    layout = _subplot_layout(n_rows, n_cols, 0.01, 0.04, col_titles, title_size=11)
+    traces = []
+    for r, row in enumerate(rows):
+        for c, img in enumerate(row):
+            s = "" if r * n_cols + c == 0 else str(r * n_cols + c + 1)
+            traces.append(_image_trace(np.squeeze(img), row_titles[r], f"x{s}", f"y{s}"))
+    for key in [k for k in layout if k.startswith(("xaxis", "yaxis"))]:
+        layout[key] |= dict(visible=False, constrain="domain") | ({"autorange": "reversed"} if key[0] == "y" else {})
+    for r, name in enumerate(row_titles):  # each row's name on its first cell's y axis
+        s = "" if r == 0 else str(r * n_cols + 1)
+        layout[f"yaxis{s}"] |= dict(visible=True, showticklabels=False, showgrid=False, zeroline=False, title=dict(text=name))
+    layout |= dict(height=cell * n_rows + 40, margin=dict(l=40, r=0, t=30, b=0), plot_bgcolor="white")
+    return go.Figure(data=traces, layout=layout)
 
 
 def loss_curves(epochs: list[dict], running: dict | None = None, step_fraction: float | None = None) -> go.Figure:
