@@ -57,7 +57,7 @@ def one_run(browser) -> dict[str, float]:
         page.get_by_text("Draw a digit on the canvas").wait_for(timeout=120_000)
         pad_shown = time.perf_counter() - t0
         draw(page, STROKE)
-        result = answered(page, timeout_ms=120_000)
+        result = answered(page)
         if result["ms"] is None:
             raise SystemExit(f"the first stroke got no answer; log: {log}")
         total = time.perf_counter() - t0

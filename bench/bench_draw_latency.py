@@ -104,6 +104,15 @@ MEASURE_JS = """
 """
 
 
+# Resolves to the latest stroke's {ms, shown} once its answer is on screen. Awaits the page's own
+# promise (Playwright's `wait_for_function` polls on every animation frame, which in 30 pages at once
+# kept Chromium busy redrawing).
+AWAIT_ANSWER_JS = """async () => {
+  while (window.__llAnswered === null) await new Promise((r) => setTimeout(r, 10));
+  return await window.__llAnswered;
+}"""
+
+
 def strokes(n: int, seed: int) -> list[list[tuple[float, float]]]:
     """n different smooth strokes (quadratic Bézier curves, 12 points each) as fractions of the pad,
     kept 12 % away from its edges."""
@@ -128,10 +137,9 @@ def draw(page, points: list[tuple[float, float]], steps: int = 3) -> None:
     page.mouse.up()
 
 
-def answered(page, timeout_ms: int = 60_000) -> dict:
+def answered(page) -> dict:
     """The latest stroke's {ms, shown} once the strip showed its answer (ms is None after 60 s)."""
-    page.wait_for_function("() => window.__llAnswered !== null", timeout=timeout_ms)
-    return page.evaluate("window.__llAnswered")
+    return page.evaluate(AWAIT_ANSWER_JS)
 
 
 def clear(page) -> None:
