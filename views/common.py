@@ -141,3 +141,22 @@ def show_error(err: Exception) -> None:
 
 
 __all__ = ["SHIPPED", "model_store", "shipped_model", "model_named", "trained_models", "one_class_model", "mnist_test_digit", "title", "remember_user_digit", "show_error"]
+
+
+@st.cache_resource(show_spinner=False)
+def freeze_after_warm_up(page: str) -> bool:
+    """`_freeze_long_lived` once per server process and page, called at the end of a page's first run:
+    what that run made to stay (compiled graphs traced on first call, cached arrays and figures) joins
+    the frozen objects, so Streamlit's gc.collect(2) after every later run does not rescan it. The
+    first run's own leftovers are collected first; what is frozen is never freed, so this runs once."""
+    return _freeze_long_lived(True)
+
+
+@st.cache_resource(show_spinner=False)
+def keep_keras_state() -> bool:
+    """`_keep_keras_state_between_runs` once per server process, for every page that calls a model
+    (until now only the Train page's `job_board()` applied it). Streamlit's keras.backend.clear_session()
+    after each run also clears TensorFlow's kernel cache, so each rerun's first model call rebuilt its
+    kernels: measured ~45 ms on the 2-core server even for a compiled graph that then takes ~2 ms."""
+    _keep_keras_state_between_runs()
+    return True
