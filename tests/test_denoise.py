@@ -25,6 +25,23 @@ def test_psnr_ssim_against_numpy():
     assert np.all(same_psnr == 100.0) and np.allclose(same_ssim, 1.0)
 
 
+def test_compiled_ssim_is_tensorflows_eager_ssim():
+    """The traced graph must give exactly what tf.image.ssim gives eagerly, for any batch size."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    for n in (1, 5):
+        a = rng.random((n, 28, 28, 1)).astype(np.float32)
+        b = np.clip(a + 0.2 * rng.standard_normal(a.shape), 0, 1).astype(np.float32)
+        _, ssim = denoise.psnr_ssim(a, b)
+        np.testing.assert_allclose(ssim, tf.image.ssim(a, b, max_val=1.0).numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_psnr_rejects_mismatched_stacks():
+    with pytest.raises(LatentLabError, match="same size"):
+        denoise.psnr_ssim(np.zeros((2, 28, 28, 1)), np.zeros((3, 28, 28, 1)))
+
+
 def test_psnr_label_shows_identical_images_as_infinite():
     clean = np.zeros((1, 28, 28, 1), np.float32)
     (capped,), _ = denoise.psnr_ssim(clean, clean)
