@@ -78,15 +78,19 @@ def tiles_figure(image: np.ndarray, x_ticks: tuple[np.ndarray, list[str]] | None
     image = np.asarray(image, np.float32)
     h, w = image.shape
     source = latent.png_data_uri(image, scale)
-    fig = go.Figure(go.Image(source=source, dx=1 / scale, dy=1 / scale, hoverinfo="skip"))  # pixel units of `image`
-    axis = dict(showgrid=False, zeroline=False, ticks="")
     xt, yt = x_ticks or ([], []), y_ticks or ([], [])
-    fig.update_xaxes(axis, title=x_title, tickvals=list(np.asarray(xt[0], float)), ticktext=xt[1], range=[0, w],
-                     showticklabels=bool(x_ticks))
-    fig.update_yaxes(axis, title=y_title, tickvals=list(np.asarray(yt[0], float)), ticktext=yt[1], range=[h, 0],
-                     showticklabels=bool(y_ticks), scaleanchor="x", constrain="domain")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white")
-    return fig
+    axis = dict(showgrid=False, zeroline=False, ticks="")
+    # The layout as one dict: update_xaxes / update_yaxes validate property by property (~10 ms a figure).
+    return go.Figure(
+        go.Image(source=source, dx=1 / scale, dy=1 / scale, hoverinfo="skip"),  # pixel units of `image`
+        layout=dict(
+            height=height, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white",
+            xaxis=axis | dict(title=dict(text=x_title), tickvals=[float(v) for v in xt[0]], ticktext=list(xt[1]),
+                              range=[0, w], showticklabels=bool(x_ticks)),
+            yaxis=axis | dict(title=dict(text=y_title), tickvals=[float(v) for v in yt[0]], ticktext=list(yt[1]),
+                              range=[h, 0], showticklabels=bool(y_ticks), scaleanchor="x", constrain="domain"),
+        ),
+    )
 
 
 def beta_figure(terms: list, current: float | None = None) -> go.Figure:

@@ -1,27 +1,51 @@
 """Latent space explorer: the MNIST test set in a VAE's and a plain AE's 2-D latent space; click
 anywhere to decode, a manifold grid, samples from the prior, interpolation, and the β trade-off.
 
-Models are named by their ModelSpec (frozen, hashable: the key of every cache below), so the shipped
-2-D models and any 2-D model trained in the Training lab go through the same code."""
+Models are named by their ModelSpec (frozen, hashable: the key of every cache in views.latent_data), so the shipped
+2-D models and any 2-D model trained in the Training lab go through the same code.
+
+A rerun redraws six sections; each picture is cached on what it shows (model, settings, points), so
+a widget recomputes only the section it changes, decoding with compiled graphs (`latent.Decoder`),
+and the downloads are made only when clicked."""
+
+from functools import partial
 
 import numpy as np
 import streamlit as st
 
 from core import latent
-from core.data import load_mnist, to_float
 from core.errors import LatentLabError
-from core.latent_plots import CLICK_GRID, beta_figure, explorer_figure, tiles_figure
-from core.plots import image_grid
 from core.zoo import SHIPPED
-from views.common import USER_DIGIT_KEY, mnist_test_digit, model_for, model_store, show_error, title, trained_models
+from views.common import (
+    USER_DIGIT_KEY,
+    freeze_after_warm_up,
+    keep_keras_state,
+    mnist_test_digit,
+    model_store,
+    show_error,
+    trained_models,
+)
+from views.latent_data import (
+    AE,
+    VAES,
+    ZOOM,
+    as_bytes,
+    beta_figures,
+    codes,
+    decoded_uri,
+    grid_decodes,
+    grid_figure,
+    image_code,
+    interpolation_frames,
+    map_figure,
+    name_of,
+    prior_png,
+    strip_figure,
+    test_decodes,
+)
 
-VAES = {0.25: "vae_2d_beta0.25", 1.0: "vae_2d", 4.0: "vae_2d_beta4"}  # β → shipped 2-D VAE
-AE = "ae_2d"  # the plain conv AE with a 2-D code
-SHIPPED_NAMES = {spec: name for name, spec in SHIPPED.items()}  # spec → shipped name, for titles
 SHIPPED_CHOICE = "shipped"  # the map pickers' first option: the shipped model (a stable value, whatever β is)
-ZOOM = 8  # the decoded image at 224 px: big enough to see every pixel
 SOURCES = ("Test digit", "My drawing or upload", "Point picked on a map")
-BETA_DIGITS = 10  # reconstructions shown per β: the first test image of each digit
 CONFIG = {"displayModeBar": False}
 # The maps are WebGL (Scattergl); plotly renders them at plotGlPixelRatio × the figure size, 2 by
 # default, into antialiased canvases that keep their drawing buffer, and a click redraws them all (the
@@ -30,94 +54,12 @@ CONFIG = {"displayModeBar": False}
 MAP_CONFIG = CONFIG | {"plotGlPixelRatio": 1}
 
 
-def name_of(spec) -> str:
-    """What the page calls a model: a shipped model's title, or the Training lab's label (+ key)."""
-    shipped = SHIPPED_NAMES.get(spec)
-    return title(shipped) if shipped else f"{spec.label} ({spec.key[:6]}, trained here)"
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    """Arrays kept by st.cache_resource are shared by every session: make writes fail loudly."""
-    array.flags.writeable = False
-    return array
-
-
-# st.cache_resource, not st.cache_data, for the arrays read on every click: cache_data would unpickle
-# a fresh copy on each call (7.8 MB for the test decodes). They are read-only, so sharing is safe.
-@st.cache_resource(show_spinner="Encoding the 10 000 MNIST test digits (once per model)…", max_entries=8)
-def codes(spec) -> latent.Codes:
-    mnist = load_mnist()
-    c = latent.test_codes(model_for(spec), to_float(mnist.x_test), mnist.y_test)
-    return latent.Codes(_readonly(c.z), _readonly(np.array(c.labels)), None if c.z_log_var is None else _readonly(c.z_log_var))
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def beta_terms(model_name: str) -> latent.ElboTerms:
-    """The stored test metrics if the record has them, else measured once on the test set."""
-    spec = SHIPPED[model_name]
-    record = model_store().record(spec) or {}
-    found = latent.terms_from_metrics(spec.beta, record.get("metrics"))
-    return found or latent.measure_terms(model_for(spec), spec.beta, to_float(load_mnist().x_test))
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def beta_reconstructions(model_name: str) -> np.ndarray:
-    """(BETA_DIGITS, 28, 28): the first test image of each digit, through the VAE's posterior mean."""
-    mnist = load_mnist()
-    first = [int(np.argmax(mnist.y_test == d)) for d in range(BETA_DIGITS)]
-    model = model_for(SHIPPED[model_name])
-    return latent.decode_points(model, latent.test_codes(model, to_float(mnist.x_test[first]), mnist.y_test[first]).z)
-
-
-@st.cache_resource(show_spinner="Decoding every point of the map's click grid (once per model)…", max_entries=8)
-def grid_decodes(spec) -> latent.GridDecodes:
-    g = latent.decode_grid(model_for(spec), codes(spec).z, CLICK_GRID)
-    return latent.GridDecodes(_readonly(g.grid), _readonly(g.images))
-
-
-@st.cache_resource(show_spinner="Decoding the 10 000 test codes (once per model)…", max_entries=8)
-def test_decodes(spec) -> np.ndarray:
-    """(10 000, 28, 28) uint8: the decoder's drawing at each test digit's code (a click on a dot)."""
-    return _readonly(latent.to_uint8(latent.decode_points(model_for(spec), codes(spec).z)))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def user_code(spec, image_bytes: bytes) -> tuple[float, float]:
-    """The code of the user's digit (28×28 float32, as bytes: a plain hashable key)."""
-    from core import infer  # lazily: only when the user has drawn something
-
-    z = infer.encode(model_for(spec), np.frombuffer(image_bytes, np.float32).reshape(28, 28))[0]
-    return float(z[0]), float(z[1])
-@st.cache_resource(show_spinner=False, max_entries=32)
-def map_figure(spec, marks: tuple[tuple[str, float, float], ...]):
-    """The clickable map, built once per model and set of marks, not on every click: building it
-    takes ~40 ms (st.cache_data would spend as long unpickling it). Never mutated: st.plotly_chart
-    only reads it."""
-    c = codes(spec)
-    note = " (mean of q(z|x))" if spec.is_vae else " (code)"
-    return explorer_figure(c.z, c.labels, latent.extent(c.z), {n: (z1, z2) for n, z1, z2 in marks}, axis_note=note)
-
-
-@st.cache_resource(show_spinner=False)
-def _freeze_long_lived_objects() -> bool:
-    """Once per server process, after the models are loaded: move every object alive now (TensorFlow,
-    Keras, the models: ~400 000 of them) out of the garbage collector's sight. Streamlit runs
-    gc.collect(2) after every script run, fragments included (runner.postScriptGC); without this
-    each collection rescans them all, ~0.3 s per click on a 2-core server, more than the rest of a
-    click's work. Objects frozen here are never freed, so it runs once, after a full collection."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    return True
-
-
 def _user_marks(spec) -> tuple[tuple[str, float, float], ...]:
     """The user's latest drawing or upload in this model's latent space, as hashable marks."""
     user = st.session_state.get(USER_DIGIT_KEY)
     if user is None:
         return ()
-    return ((user["source"], *user_code(spec, np.asarray(user["image"], np.float32).tobytes())),)
+    return ((user["source"], *image_code(spec, as_bytes(user["image"]))),)
 
 
 def click_key(spec) -> str:
@@ -147,14 +89,9 @@ def explorer(spec, family: str) -> None:
     clicked = st.session_state.get(click_key(spec), latent.Clicked(0.0, 0.0))
     # A lookup, no TensorFlow, between a click and its picture: a dot is a test digit's code, and
     # anywhere else the click selected a point of the invisible grid.
-    if clicked.test_index is not None:
-        image = test_decodes(spec)[clicked.test_index]
-    else:
-        image = grid_decodes(spec).image_at(clicked.z)
-    if image is None:  # a point off the grid (the start, or one set by a test): decode it now
-        image = latent.to_uint8(latent.decode_points(model_for(spec), clicked.z))
+    uri = decoded_uri(spec, clicked.z1, clicked.z2, clicked.test_index)
     left, right = st.container(key=f"lt_decoded_{family}").columns([1, 2])  # the key names it for browser tests
-    left.image(latent.png_data_uri(image, ZOOM), width=28 * ZOOM)  # inline: no extra request per click
+    left.image(uri, width=28 * ZOOM)  # inline: no extra request per click
     notes = []  # one caption, not several: each element costs the browser time on every click
     if clicked.test_index is not None:
         notes.append(f"That is where the encoder puts test digit #{clicked.test_index} "
@@ -181,6 +118,14 @@ def _pick(family: str, shipped, trained: list, key: str):
                           format_func=lambda k: name_of(by_key.get(k, shipped)), disabled=not by_key,
                           help=f"A {family} with a 2-D code trained in the 🏋️ Train lab can take this map's place.")
     return by_key.get(choice, shipped)
+
+
+def _end_code(end: latent.Endpoint, spec) -> tuple[float, ...]:
+    """An interpolation end's point in `spec`'s latent space: a picked point as it is (if it was picked
+    on this model's map), an image encoded once per model (`image_code`)."""
+    if end.z is None and end.image is not None:
+        return image_code(spec, as_bytes(end.image))
+    return tuple(float(v) for v in latent.endpoint_code(end, None, name_of(spec)))  # raises for another map's point
 
 
 def _endpoint(end: str, spec) -> latent.Endpoint | None:
@@ -215,6 +160,7 @@ def _endpoint(end: str, spec) -> latent.Endpoint | None:
 
 # ---------------------------------------------------------------------------------------------
 
+keep_keras_state()  # before the first model call: Streamlit would clear TensorFlow's kernels after every run
 st.title("🗺️ Latent space")
 st.caption("Every MNIST test digit, squeezed to two numbers. Click anywhere on a map — also between the "
            "dots — to see what the decoder draws there.")
@@ -245,7 +191,7 @@ with right:
 for spec in (vae, ae):  # ready before the first click (a few seconds for the conv AE, once per model)
     grid_decodes(spec)
     test_decodes(spec)
-_freeze_long_lived_objects()  # after the explorers loaded TensorFlow and the models
+freeze_after_warm_up("latent")  # after the explorers loaded TensorFlow, the models and their decodes
 st.markdown(
     """
 Both models squeeze a digit through two numbers. The **plain autoencoder** (right) is only asked to
@@ -277,33 +223,23 @@ with controls:
                "The quantile grid places tile i at Φ⁻¹((i + ½)/n): every tile stands for the same share of the prior.")
 with picture:
     try:
-        z1 = latent.grid_axes(mode, n, *z1_range)
-        z2 = latent.grid_axes(mode, n, *z2_range)
-        images = latent.decode_points(model_for(spec), latent.grid_points(z1, z2))  # (n, n, 28, 28)
+        fig = grid_figure(spec, mode, n, tuple(z1_range), tuple(z2_range))
     except LatentLabError as err:
         show_error(err)  # the rest of the page still works
     else:
-        every = max(1, n // 8)  # at most ~8 labels per axis stay legible
-        ticks = latent.tile_centres(n)
-        st.plotly_chart(tiles_figure(latent.tile(images), (ticks[::every], [f"{v:.2f}" for v in z1[::every]]),
-                                     (ticks[::every], [f"{v:.2f}" for v in z2[::-1][::every]]), "z₁", "z₂", height=620),
-                        key="lt_grid", config=CONFIG)
+        st.plotly_chart(fig, key="lt_grid", config=CONFIG)
 
 st.header("3 · New digits from the prior")
 seed = st.session_state.setdefault("lt_seed", 0)
 k = st.slider("Samples per side", 4, 12, 8, key="lt_samples_k")
 if st.button("🎲 New samples", key="lt_reseed"):
     seed = st.session_state["lt_seed"] = seed + 1
-epsilon = latent.prior_samples(k * k, seed)  # (k², 2), ε ~ N(0, I)
 left, middle, right = st.columns([2, 2, 3], gap="large")
 with left:
-    st.image(latent.upscale(latent.to_uint8(latent.tile(latent.decode_points(model_for(vae), epsilon)
-                                                        .reshape(k, k, 28, 28))), 2))
+    st.image(prior_png(vae, k, seed))
     st.caption(f"{name_of(vae)}: z ~ N(0, I), decoded (seed {seed}).")
 with middle:
-    z_ae = latent.fitted_gaussian(codes(ae).z, epsilon)
-    st.image(latent.upscale(latent.to_uint8(latent.tile(latent.decode_points(model_for(ae), z_ae)
-                                                        .reshape(k, k, 28, 28))), 2))
+    st.image(prior_png(ae, k, seed))
     st.caption(f"{name_of(ae)}: the same draws, mapped onto a Gaussian fitted to its codes.")
 right.markdown(
     """
@@ -326,40 +262,38 @@ with ends[0]:
     end_a = _endpoint("a", spec)
 with ends[1]:
     end_b = _endpoint("b", spec)
-frames = None  # (steps, 28, 28) once both ends are known
+strip = None  # the strip's figure once both ends are known
 if end_a is not None and end_b is not None:
     try:
-        model = model_for(spec)
-        z_a, z_b = latent.endpoint_code(end_a, model, name_of(spec)), latent.endpoint_code(end_b, model, name_of(spec))
-        frames = latent.decode_points(model, latent.interpolate(z_a, z_b, steps))
+        z_a, z_b = _end_code(end_a, spec), _end_code(end_b, spec)
+        strip = strip_figure(spec, z_a, z_b, steps)
     except LatentLabError as err:
         show_error(err)  # e.g. a point picked on the other model's map; the rest of the page still works
-if frames is not None:
-    t = np.linspace(0, 1, steps)
-    st.plotly_chart(tiles_figure(latent.tile(frames[None]), (latent.tile_centres(steps), [f"{v:.2f}" for v in t]),
-                                 x_title="t:  z(t) = (1 − t)·z_A + t·z_B", height=190), key="lt_strip", config=CONFIG)
+if strip is not None:
+    st.plotly_chart(strip, key="lt_strip", config=CONFIG)
     st.caption(f"From {end_a.label}, z_A = ({z_a[0]:+.2f}, {z_a[1]:+.2f}), to {end_b.label}, "
                f"z_B = ({z_b[0]:+.2f}, {z_b[1]:+.2f}), in {name_of(spec)}'s latent space.")
     d1, d2, _ = st.columns([1, 1, 3])
-    d1.download_button("⬇️ Strip (PNG)", latent.strip_png(frames), "interpolation.png", "image/png", key="lt_dl_png")
-    d2.download_button("⬇️ Animation (GIF)", latent.gif_bytes(frames), "interpolation.gif", "image/gif", key="lt_dl_gif")
+    # Encoded when clicked (a callable holding this run's frames), not on every rerun: the GIF alone is
+    # 2·steps − 2 frames, ~10–40 ms of Pillow.
+    frames = interpolation_frames(spec, z_a, z_b, steps)  # (steps, 28, 28), a cache hit
+    d1.download_button("⬇️ Strip (PNG)", partial(latent.strip_png, frames), "interpolation.png", "image/png",
+                       key="lt_dl_png")
+    d2.download_button("⬇️ Animation (GIF)", partial(latent.gif_bytes, frames), "interpolation.gif", "image/gif",
+                       key="lt_dl_gif")
     st.markdown("Walking in a straight line through the VAE's space, every step is a plausible digit and the "
                 "shape morphs smoothly. In the plain AE's space the same walk can cross a gap, where the decoder "
                 "has never been trained, and the middle frames stop looking like digits.")
 
 st.header("5 · β: sharp reconstructions or a tidy space")
-available = {b: n for b, n in VAES.items() if model_store().available(SHIPPED[n])}
+available = tuple(n for n in VAES.values() if model_store().available(SHIPPED[n]))
 try:
-    terms = [beta_terms(n) for n in available.values()]
-    recs = [beta_reconstructions(n) for n in available.values()]
+    bars, grid = beta_figures(available, beta)
 except LatentLabError as err:
     show_error(err)
 else:
-    st.plotly_chart(beta_figure(terms, beta), key="lt_beta_terms", config=CONFIG)
-    mnist = load_mnist()
-    originals = [to_float(mnist.x_test[int(np.argmax(mnist.y_test == d))])[..., 0] for d in range(BETA_DIGITS)]
-    st.plotly_chart(image_grid([originals, *[list(r) for r in recs]], ["input", *[f"β = {b:g}" for b in available]]),
-                    key="lt_beta_recs", config=CONFIG)
+    st.plotly_chart(bars, key="lt_beta_terms", config=CONFIG)
+    st.plotly_chart(grid, key="lt_beta_recs", config=CONFIG)
 st.markdown(
     """
 The VAE minimises reconstruction + β · KL. With **small β** the KL term is cheap: the encoder spreads

@@ -1,0 +1,169 @@
+"""The Latent page's cached data and pictures: codes of the test set, decodes, figures and PNGs, each
+cached on what it shows (model spec, settings, points) and shared by every session.
+
+They live here, not in the page script, because a page's script runs from the top on every rerun:
+there each `@st.cache_*` decorator was applied afresh and hashed its function's source (~15
+functions, ~10 ms a rerun on the 2-core server), and the page's bytecode grew with them. Imported,
+they are decorated once per process. Nothing here reads widgets or session state."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core import latent
+from core.data import load_mnist, to_float
+from core.latent_plots import CLICK_GRID, beta_figure, explorer_figure, tiles_figure
+from core.zoo import SHIPPED
+from views.common import model_for, model_store, title
+
+VAES = {0.25: "vae_2d_beta0.25", 1.0: "vae_2d", 4.0: "vae_2d_beta4"}  # β → shipped 2-D VAE
+AE = "ae_2d"  # the plain conv AE with a 2-D code
+SHIPPED_NAMES = {spec: name for name, spec in SHIPPED.items()}  # spec → shipped name, for titles
+ZOOM = 8  # the decoded image at 224 px: big enough to see every pixel
+BETA_DIGITS = 10  # reconstructions shown per β: the first test image of each digit
+
+
+def name_of(spec) -> str:
+    """What the page calls a model: a shipped model's title, or the Training lab's label (+ key)."""
+    shipped = SHIPPED_NAMES.get(spec)
+    return title(shipped) if shipped else f"{spec.label} ({spec.key[:6]}, trained here)"
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    """Arrays kept by st.cache_resource are shared by every session: make writes fail loudly."""
+    array.flags.writeable = False
+    return array
+
+
+# st.cache_resource, not st.cache_data, for the arrays read on every click: cache_data would unpickle
+# a fresh copy on each call (7.8 MB for the test decodes). They are read-only, so sharing is safe.
+@st.cache_resource(show_spinner="Encoding the 10 000 MNIST test digits (once per model)…", max_entries=8)
+def codes(spec) -> latent.Codes:
+    mnist = load_mnist()
+    c = latent.test_codes(model_for(spec), to_float(mnist.x_test), mnist.y_test)
+    return latent.Codes(_readonly(c.z), _readonly(np.array(c.labels)), None if c.z_log_var is None else _readonly(c.z_log_var))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def beta_terms(model_name: str) -> latent.ElboTerms:
+    """The stored test metrics if the record has them, else measured once on the test set."""
+    spec = SHIPPED[model_name]
+    record = model_store().record(spec) or {}
+    found = latent.terms_from_metrics(spec.beta, record.get("metrics"))
+    return found or latent.measure_terms(model_for(spec), spec.beta, to_float(load_mnist().x_test))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def beta_reconstructions(model_name: str) -> np.ndarray:
+    """(BETA_DIGITS, 28, 28): the first test image of each digit, through the VAE's posterior mean."""
+    mnist = load_mnist()
+    first = [int(np.argmax(mnist.y_test == d)) for d in range(BETA_DIGITS)]
+    model = model_for(SHIPPED[model_name])
+    return latent.decode_points(model, latent.test_codes(model, to_float(mnist.x_test[first]), mnist.y_test[first]).z)
+
+
+@st.cache_resource(show_spinner="Decoding every point of the map's click grid (once per model)…", max_entries=8)
+def grid_decodes(spec) -> latent.GridDecodes:
+    g = latent.decode_grid(model_for(spec), codes(spec).z, CLICK_GRID)
+    return latent.GridDecodes(_readonly(g.grid), _readonly(g.images))
+
+
+@st.cache_resource(show_spinner="Decoding the 10 000 test codes (once per model)…", max_entries=8)
+def test_decodes(spec) -> np.ndarray:
+    """(10 000, 28, 28) uint8: the decoder's drawing at each test digit's code (a click on a dot)."""
+    return _readonly(latent.to_uint8(latent.decode_points(model_for(spec), codes(spec).z)))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def image_code(spec, image_bytes: bytes) -> tuple[float, float]:
+    """The code of a digit (28×28 float32, as bytes: a plain hashable key): the user's drawing on the
+    maps, an interpolation end. One encoder call per image and model, not one per rerun."""
+    from core import infer  # lazily: only when the user has drawn something
+
+    z = infer.encode(model_for(spec), np.frombuffer(image_bytes, np.float32).reshape(28, 28))[0]
+    return float(z[0]), float(z[1])
+
+
+def as_bytes(image: np.ndarray) -> bytes:
+    return np.asarray(image, np.float32).tobytes()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def decoder(spec) -> latent.Decoder:
+    """The model's decoder as a compiled graph, shared by every session (read-only)."""
+    return latent.Decoder(model_for(spec))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def decoded_uri(spec, z1: float, z2: float, test_index: int | None) -> str:
+    """The picture under a clicked point as an inline PNG: a test digit's stored decode, a click-grid
+    point's, or (a point off the grid) decoded now."""
+    if test_index is not None:
+        image = test_decodes(spec)[test_index]
+    else:
+        image = grid_decodes(spec).image_at(np.array([z1, z2], np.float32))
+    if image is None:  # a point off the grid (the start, or one set by a test): decode it now
+        image = latent.to_uint8(latent.decode_points(decoder(spec), np.array([z1, z2], np.float32)))
+    return latent.png_data_uri(image, ZOOM)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def grid_figure(spec, mode: str, n: int, z1_range: tuple[float, float], z2_range: tuple[float, float]):
+    """The manifold grid's figure, n² decodes sent as one PNG, per model and setting (shared read-only)."""
+    z1 = latent.grid_axes(mode, n, *z1_range)
+    z2 = latent.grid_axes(mode, n, *z2_range)
+    images = latent.decode_points(decoder(spec), latent.grid_points(z1, z2))  # (n, n, 28, 28)
+    every = max(1, n // 8)  # at most ~8 labels per axis stay legible
+    ticks = latent.tile_centres(n)
+    return tiles_figure(latent.tile(images), (ticks[::every], [f"{v:.2f}" for v in z1[::every]]),
+                        (ticks[::every], [f"{v:.2f}" for v in z2[::-1][::every]]), "z₁", "z₂", height=620)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def prior_png(spec, k: int, seed: int) -> bytes:
+    """k × k decodes of the same seeded draws ε ~ N(0, I) as one PNG: z = ε for a VAE, and for a plain
+    AE ε mapped onto the Gaussian fitted to its test codes."""
+    epsilon = latent.prior_samples(k * k, seed)  # (k², 2)
+    z = epsilon if spec.is_vae else latent.fitted_gaussian(codes(spec).z, epsilon)
+    return latent.png_bytes(latent.tile(latent.decode_points(decoder(spec), z).reshape(k, k, 28, 28)), 2)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def interpolation_frames(spec, z_a: tuple[float, ...], z_b: tuple[float, ...], steps: int) -> np.ndarray:
+    """(steps, 28, 28): the decodes along the straight line from z_a to z_b."""
+    return latent.decode_points(decoder(spec), latent.interpolate(np.array(z_a), np.array(z_b), steps))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def strip_figure(spec, z_a: tuple[float, ...], z_b: tuple[float, ...], steps: int):
+    frames = interpolation_frames(spec, z_a, z_b, steps)
+    t = np.linspace(0, 1, steps)
+    return tiles_figure(latent.tile(frames[None]), (latent.tile_centres(steps), [f"{v:.2f}" for v in t]),
+                        x_title="t:  z(t) = (1 − t)·z_A + t·z_B", height=190)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def beta_figures(names: tuple[str, ...], current: float):
+    """The β section's bar chart (`current` β highlighted) and reconstruction grid, for the VAEs `names`."""
+    terms = [beta_terms(n) for n in names]
+    recs = [beta_reconstructions(n) for n in names]
+    mnist = load_mnist()
+    originals = [to_float(mnist.x_test[int(np.argmax(mnist.y_test == d))])[..., 0] for d in range(BETA_DIGITS)]
+    labels = ["input", *[f"β = {SHIPPED[n].beta:g}" for n in names]]
+    # One tiled PNG, as the grid and the strip: 10 × (1 + β) heatmap traces took ~18 ms per rerun to serialise.
+    rows = np.stack([np.stack(originals), *recs])  # (1 + len(names), BETA_DIGITS, 28, 28)
+    ticks = latent.tile_centres(len(rows))
+    grid = tiles_figure(latent.tile(rows), (latent.tile_centres(BETA_DIGITS), [str(d) for d in range(BETA_DIGITS)]),
+                        (ticks, labels), x_title="the first test image of each digit", height=70 * len(rows) + 60)
+    return beta_figure(terms, current), grid
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def map_figure(spec, marks: tuple[tuple[str, float, float], ...]):
+    """The clickable map, built once per model and set of marks, not on every click: building it
+    takes ~40 ms (st.cache_data would spend as long unpickling it). Never mutated: st.plotly_chart
+    only reads it."""
+    c = codes(spec)
+    note = " (mean of q(z|x))" if spec.is_vae else " (code)"
+    return explorer_figure(c.z, c.labels, latent.extent(c.z), {n: (z1, z2) for n, z1, z2 in marks}, axis_note=note)
