@@ -54,3 +54,27 @@ def test_image_grid_names_each_row_on_its_first_axis():
     assert layout["yaxis"]["title"]["text"] == "input" and layout["yaxis6"]["title"]["text"] == "rebuilt"
     assert layout["yaxis2"]["visible"] is False and layout["height"] == 2 * 70 + 40
     assert [a["text"] for a in layout["annotations"]] == ["0", "1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize("position", ["top", "top right", "bottom right"])
+def test_vline_is_what_add_vline_adds(position):
+    import plotly.graph_objects as go
+
+    from core.plots import _vline
+
+    reference = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]))
+    reference.add_vline(x=0.4, line_color="black", line_dash="dash", annotation_text="t", annotation_position=position)
+    shape, label = _vline(0.4, "t", position, color="black", dash="dash")
+    ours = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]), layout=dict(shapes=[shape], annotations=[label]))
+    assert ours.to_dict()["layout"]["shapes"] == reference.to_dict()["layout"]["shapes"]
+    assert ours.to_dict()["layout"]["annotations"] == reference.to_dict()["layout"]["annotations"]
+
+
+def test_score_histogram_marks_threshold_and_drawings():
+    from core.plots import score_histogram
+
+    rng = np.random.default_rng(0)
+    fig = score_histogram(rng.random(500), rng.random(200) + 0.5, 0.7, "BCE", marks={"your drawing": 0.9}).to_dict()
+    assert [t["type"] for t in fig["data"]] == ["histogram", "histogram"]
+    assert [s["x0"] for s in fig["layout"]["shapes"]] == [0.7, 0.9]
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["threshold", "your drawing"]

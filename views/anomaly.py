@@ -8,11 +8,21 @@ reruns only that panel (metrics, confusion matrix, histogram line, ROC point), n
 import numpy as np
 import streamlit as st
 
-from core import anomaly, infer, metrics
+from core import anomaly, infer, latent, metrics
 from core.errors import LatentLabError
-from core.plots import confusion_figure, image_grid, roc_figure, score_histogram
+from core.latent_plots import tiles_figure
+from core.plots import confusion_figure, roc_figure, score_histogram
 from core.zoo import ONE_CLASS_TEMPLATE, SHIPPED
-from views.common import USER_DIGIT_KEY, model_named, one_class_model, show_error, title, trained_models
+from views.common import (
+    USER_DIGIT_KEY,
+    freeze_after_warm_up,
+    keep_keras_state,
+    model_named,
+    one_class_model,
+    show_error,
+    title,
+    trained_models,
+)
 
 ALL_DIGIT_MODELS = ("conv_ae", "lesson", "vae_2d", "vae_16")
 ONE_CLASS = "one_class"  # the shipped one-class VAE of the chosen digit (core.zoo.one_class_spec)
@@ -50,15 +60,21 @@ def cached_scores(model_name: str, digit: int | None, anomaly_set: str, score_ki
 @st.cache_resource(show_spinner=False, max_entries=64)
 def gallery_figures(model_name: str, digit: int | None, anomaly_set: str, score_kind: str) -> dict:
     """Figures of the most and least anomalous images among normal-test + anomalous, above their
-    reconstructions. Built once (16 subplots take ~0.2 s) and shared read-only by every session."""
+    reconstructions, each score under its column. Built once and shared read-only by every session.
+    One tiled PNG per gallery: as 16 heatmaps each, the two galleries cost ~25 ms of serialising per
+    rerun (every threshold move reran them), for pictures that never change."""
     s = cached_scores(model_name, digit, anomaly_set, score_kind)
     images = np.concatenate([anomaly.normal_images(digit)[1], anomaly.anomalous_images(anomaly_set, digit)])
     scores = np.concatenate([s["test"], s["anom"]])
     order = np.argsort(scores)
     picks = {"least": order[:GALLERY], "most": order[::-1][:GALLERY]}
     model = _model(model_name, digit)
-    return {k: image_grid([list(images[i]), list(infer.reconstruct(model, images[i]))], ["input", "rebuilt"],
-                          [f"{v:.3f}" for v in scores[i]]) for k, i in picks.items()}
+    figures = {}
+    for k, i in picks.items():
+        rows = np.stack([images[i][..., 0], infer.reconstruct(model, images[i])[..., 0]])  # (2, GALLERY, 28, 28)
+        figures[k] = tiles_figure(latent.tile(rows), (latent.tile_centres(GALLERY), [f"{v:.3f}" for v in scores[i]]),
+                                  (latent.tile_centres(2), ["input", "rebuilt"]), height=200)
+    return figures
 
 
 @st.fragment
@@ -108,6 +124,7 @@ def threshold_panel(model_name: str, digit: int | None, anomaly_set: str, score_
                f"comes from the other {len(s['val'])}. Anomalous: {len(s['anom'])} images.")
 
 
+keep_keras_state()  # before the first model call: Streamlit would clear TensorFlow's kernels after every run
 st.title("🚨 Anomaly lab")
 st.caption("Train on what is normal; flag what the model cannot rebuild.")
 
@@ -150,7 +167,8 @@ with st.expander("The most and least anomalous images, with their reconstruction
     g = gallery_figures(model_name, digit, anomaly_set, score_kind)
     for key, label in (("most", "Most anomalous"), ("least", "Least anomalous")):
         st.plotly_chart(g[key], key=f"an_gallery_{key}", config={"displayModeBar": False})
-        st.caption(f"{label} (score above each image).")
+        st.caption(f"{label} (each score under its column).")
+freeze_after_warm_up("anomaly")  # scores and gallery figures are made: keep them out of the collector's scans
 
 st.divider()
 st.subheader("Why reconstruction error finds anomalies")
