@@ -203,87 +203,102 @@ The ★ marks your latest drawing or upload.
 """
 )
 
-st.header("2 · Manifold grid")
-controls, picture = st.columns([1, 2], gap="large")
-with controls:
-    space = st.radio("Latent space of", ["vae", "ae"], format_func=lambda f: name_of(vae if f == "vae" else ae),
-                     key="lt_grid_space")
-    spec = vae if space == "vae" else ae
-    mode = st.radio("Grid", list(latent.GRID_MODES), format_func=latent.GRID_MODES.get, key="lt_grid_mode",
-                    disabled=space == "ae", help="Gaussian quantiles only make sense where the prior is N(0, I): the VAE.")
-    mode = "range" if space == "ae" else mode
-    n = st.slider("Digits per side", 5, latent.MAX_GRID, 15, key="lt_grid_n")
-    (x_lo, x_hi), (y_lo, y_hi) = latent.extent(codes(spec).z, pad=0.0) if space == "ae" else ((-3.0, 3.0),) * 2
-    lim = round(max(abs(v) for v in (x_lo, x_hi, y_lo, y_hi)) * 1.5, 1)  # room to look beyond the codes
-    z1_range = st.slider("z₁ range", -lim, lim, (round(x_lo, 1), round(x_hi, 1)), key=f"lt_grid_z1_{space}",
-                         disabled=mode == "quantiles")
-    z2_range = st.slider("z₂ range", -lim, lim, (round(y_lo, 1), round(y_hi, 1)), key=f"lt_grid_z2_{space}",
-                         disabled=mode == "quantiles")
-    st.caption("Each tile is the decoder's drawing at one grid point; the top row has the largest z₂, as on the map. "
-               "The quantile grid places tile i at Φ⁻¹((i + ½)/n): every tile stands for the same share of the prior.")
-with picture:
-    try:
-        fig = grid_figure(spec, mode, n, tuple(z1_range), tuple(z2_range))
-    except LatentLabError as err:
-        show_error(err)  # the rest of the page still works
-    else:
-        st.plotly_chart(fig, key="lt_grid", config=CONFIG)
+# Sections 2–4 are fragments: moving one of their widgets reruns that section alone on the server
+# (and redraws only it in the browser), not the maps and the rest of the page.
+@st.fragment
+def manifold_grid(vae, ae) -> None:
+    controls, picture = st.columns([1, 2], gap="large")
+    with controls:
+        space = st.radio("Latent space of", ["vae", "ae"], format_func=lambda f: name_of(vae if f == "vae" else ae),
+                         key="lt_grid_space")
+        spec = vae if space == "vae" else ae
+        mode = st.radio("Grid", list(latent.GRID_MODES), format_func=latent.GRID_MODES.get, key="lt_grid_mode",
+                        disabled=space == "ae", help="Gaussian quantiles only make sense where the prior is N(0, I): the VAE.")
+        mode = "range" if space == "ae" else mode
+        n = st.slider("Digits per side", 5, latent.MAX_GRID, 15, key="lt_grid_n")
+        (x_lo, x_hi), (y_lo, y_hi) = latent.extent(codes(spec).z, pad=0.0) if space == "ae" else ((-3.0, 3.0),) * 2
+        lim = round(max(abs(v) for v in (x_lo, x_hi, y_lo, y_hi)) * 1.5, 1)  # room to look beyond the codes
+        z1_range = st.slider("z₁ range", -lim, lim, (round(x_lo, 1), round(x_hi, 1)), key=f"lt_grid_z1_{space}",
+                             disabled=mode == "quantiles")
+        z2_range = st.slider("z₂ range", -lim, lim, (round(y_lo, 1), round(y_hi, 1)), key=f"lt_grid_z2_{space}",
+                             disabled=mode == "quantiles")
+        st.caption("Each tile is the decoder's drawing at one grid point; the top row has the largest z₂, as on the map. "
+                   "The quantile grid places tile i at Φ⁻¹((i + ½)/n): every tile stands for the same share of the prior.")
+    with picture:
+        try:
+            fig = grid_figure(spec, mode, n, tuple(z1_range), tuple(z2_range))
+        except LatentLabError as err:
+            show_error(err)  # the rest of the page still works
+        else:
+            st.plotly_chart(fig, key="lt_grid", config=CONFIG)
 
-st.header("3 · New digits from the prior")
-seed = st.session_state.setdefault("lt_seed", 0)
-k = st.slider("Samples per side", 4, 12, 8, key="lt_samples_k")
-if st.button("🎲 New samples", key="lt_reseed"):
-    seed = st.session_state["lt_seed"] = seed + 1
-left, middle, right = st.columns([2, 2, 3], gap="large")
-with left:
-    st.image(prior_png(vae, k, seed))
-    st.caption(f"{name_of(vae)}: z ~ N(0, I), decoded (seed {seed}).")
-with middle:
-    st.image(prior_png(ae, k, seed))
-    st.caption(f"{name_of(ae)}: the same draws, mapped onto a Gaussian fitted to its codes.")
-right.markdown(
-    """
+
+@st.fragment
+def prior_samples(vae, ae) -> None:
+    seed = st.session_state.setdefault("lt_seed", 0)
+    k = st.slider("Samples per side", 4, 12, 8, key="lt_samples_k")
+    if st.button("🎲 New samples", key="lt_reseed"):
+        seed = st.session_state["lt_seed"] = seed + 1
+    left, middle, right = st.columns([2, 2, 3], gap="large")
+    with left:
+        st.image(prior_png(vae, k, seed))
+        st.caption(f"{name_of(vae)}: z ~ N(0, I), decoded (seed {seed}).")
+    with middle:
+        st.image(prior_png(ae, k, seed))
+        st.caption(f"{name_of(ae)}: the same draws, mapped onto a Gaussian fitted to its codes.")
+    right.markdown(
+        """
 A VAE is trained so that the codes of the training digits, taken together, look like draws from
 N(0, I). So drawing z from N(0, I) and decoding it lands where training digits were: new digits,
 none of them in MNIST. The plain AE was never given a target shape for its codes. Even sampling
 it generously — from a Gaussian with the mean and spread of its own codes — hits gaps and borders
 between clusters, and more of its samples come out as smudges or two digits at once.
 """
-)
+    )
 
+
+@st.fragment
+def interpolation(vae, ae) -> None:
+    ends = st.columns([1, 1, 1], gap="large")
+    with ends[2]:  # filled first: the ends depend on the space
+        space = st.radio("In the latent space of", ["vae", "ae"], format_func=lambda f: name_of(vae if f == "vae" else ae),
+                         key="lt_space")
+        steps = st.slider("Steps (A and B included)", 2, latent.MAX_STEPS, 10, key="lt_steps")
+    spec = vae if space == "vae" else ae
+    with ends[0]:
+        end_a = _endpoint("a", spec)
+    with ends[1]:
+        end_b = _endpoint("b", spec)
+    strip = None  # the strip's figure once both ends are known
+    if end_a is not None and end_b is not None:
+        try:
+            z_a, z_b = _end_code(end_a, spec), _end_code(end_b, spec)
+            strip = strip_figure(spec, z_a, z_b, steps)
+        except LatentLabError as err:
+            show_error(err)  # e.g. a point picked on the other model's map; the rest of the page still works
+    if strip is not None:
+        st.plotly_chart(strip, key="lt_strip", config=CONFIG)
+        st.caption(f"From {end_a.label}, z_A = ({z_a[0]:+.2f}, {z_a[1]:+.2f}), to {end_b.label}, "
+                   f"z_B = ({z_b[0]:+.2f}, {z_b[1]:+.2f}), in {name_of(spec)}'s latent space.")
+        d1, d2, _ = st.columns([1, 1, 3])
+        # Encoded when clicked (a callable holding this run's frames), not on every rerun: the GIF alone is
+        # 2·steps − 2 frames, ~10–40 ms of Pillow.
+        frames = interpolation_frames(spec, z_a, z_b, steps)  # (steps, 28, 28), a cache hit
+        d1.download_button("⬇️ Strip (PNG)", partial(latent.strip_png, frames), "interpolation.png", "image/png",
+                           key="lt_dl_png")
+        d2.download_button("⬇️ Animation (GIF)", partial(latent.gif_bytes, frames), "interpolation.gif", "image/gif",
+                           key="lt_dl_gif")
+        st.markdown("Walking in a straight line through the VAE's space, every step is a plausible digit and the "
+                    "shape morphs smoothly. In the plain AE's space the same walk can cross a gap, where the decoder "
+                    "has never been trained, and the middle frames stop looking like digits.")
+
+
+st.header("2 · Manifold grid")
+manifold_grid(vae, ae)
+st.header("3 · New digits from the prior")
+prior_samples(vae, ae)
 st.header("4 · Interpolation")
-ends = st.columns([1, 1, 1], gap="large")
-with ends[2]:  # filled first: the ends depend on the space
-    space = st.radio("In the latent space of", ["vae", "ae"], format_func=lambda f: name_of(vae if f == "vae" else ae),
-                     key="lt_space")
-    steps = st.slider("Steps (A and B included)", 2, latent.MAX_STEPS, 10, key="lt_steps")
-spec = vae if space == "vae" else ae
-with ends[0]:
-    end_a = _endpoint("a", spec)
-with ends[1]:
-    end_b = _endpoint("b", spec)
-strip = None  # the strip's figure once both ends are known
-if end_a is not None and end_b is not None:
-    try:
-        z_a, z_b = _end_code(end_a, spec), _end_code(end_b, spec)
-        strip = strip_figure(spec, z_a, z_b, steps)
-    except LatentLabError as err:
-        show_error(err)  # e.g. a point picked on the other model's map; the rest of the page still works
-if strip is not None:
-    st.plotly_chart(strip, key="lt_strip", config=CONFIG)
-    st.caption(f"From {end_a.label}, z_A = ({z_a[0]:+.2f}, {z_a[1]:+.2f}), to {end_b.label}, "
-               f"z_B = ({z_b[0]:+.2f}, {z_b[1]:+.2f}), in {name_of(spec)}'s latent space.")
-    d1, d2, _ = st.columns([1, 1, 3])
-    # Encoded when clicked (a callable holding this run's frames), not on every rerun: the GIF alone is
-    # 2·steps − 2 frames, ~10–40 ms of Pillow.
-    frames = interpolation_frames(spec, z_a, z_b, steps)  # (steps, 28, 28), a cache hit
-    d1.download_button("⬇️ Strip (PNG)", partial(latent.strip_png, frames), "interpolation.png", "image/png",
-                       key="lt_dl_png")
-    d2.download_button("⬇️ Animation (GIF)", partial(latent.gif_bytes, frames), "interpolation.gif", "image/gif",
-                       key="lt_dl_gif")
-    st.markdown("Walking in a straight line through the VAE's space, every step is a plausible digit and the "
-                "shape morphs smoothly. In the plain AE's space the same walk can cross a gap, where the decoder "
-                "has never been trained, and the middle frames stop looking like digits.")
+interpolation(vae, ae)
 
 st.header("5 · β: sharp reconstructions or a tidy space")
 available = tuple(n for n in VAES.values() if model_store().available(SHIPPED[n]))
