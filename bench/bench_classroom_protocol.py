@@ -539,14 +539,18 @@ class Student:
     async def draw_each(self, pause: float) -> None:
         """Every prepared stroke in turn, `pause` s after each answer (the teacher, alone on the server)."""
         for i, step in enumerate(self.steps):
-            try:
-                await self._stroke(i, step)
-            except ProtocolError as err:
-                self.errors.append(f"stroke {i}: {err}")
-                self.gave_up = True
-            if self.gave_up:
+            if not await self._try_stroke(i, step):
                 return
             await asyncio.sleep(pause)
+
+    async def _try_stroke(self, i: int, step) -> bool:
+        """One stroke; a protocol failure is counted as an error. False once this student gave up."""
+        try:
+            await self._stroke(i, step)
+        except ProtocolError as err:
+            self.errors.append(f"stroke {i}: {err}")
+            self.gave_up = True
+        return not self.gave_up
 
     def finish(self) -> None:
         """Count what went wrong with the session itself (call before closing it)."""
@@ -566,12 +570,7 @@ class Student:
             if i and time.perf_counter() >= end:
                 return
             started = time.perf_counter()
-            try:
-                await self._stroke(i, step)
-            except ProtocolError as err:
-                self.errors.append(f"stroke {i}: {err}")
-                self.gave_up = True
-            if self.gave_up:
+            if not await self._try_stroke(i, step):
                 return
             await asyncio.sleep(max(0.0, interval + self.rng.uniform(-0.5, 0.5) - (time.perf_counter() - started)))
         if time.perf_counter() < end:
