@@ -14,6 +14,7 @@ import streamlit as st
 from core import latent
 from core.data import load_mnist, to_float
 from core.latent_plots import CLICK_GRID, beta_figure, explorer_figure, tiles_figure
+from core.spec import ModelSpec
 from core.zoo import SHIPPED
 from views.common import model_for, model_store, title
 
@@ -22,6 +23,9 @@ AE = "ae_2d"  # the plain conv AE with a 2-D code
 SHIPPED_NAMES = {spec: name for name, spec in SHIPPED.items()}  # spec → shipped name, for titles
 ZOOM = 8  # the decoded image at 224 px: big enough to see every pixel
 BETA_DIGITS = 10  # reconstructions shown per β: the first test image of each digit
+# Cache keys hash a spec by its key (a stable 16-hex-digit hash of its settings): Streamlit's default
+# for a dataclass walks dataclasses.asdict, ~250 µs a call against ~50, and a rerun makes ~25 such calls.
+BY_KEY = {ModelSpec: lambda spec: spec.key}
 
 
 def name_of(spec) -> str:
@@ -38,7 +42,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 # st.cache_resource, not st.cache_data, for the arrays read on every click: cache_data would unpickle
 # a fresh copy on each call (7.8 MB for the test decodes). They are read-only, so sharing is safe.
-@st.cache_resource(show_spinner="Encoding the 10 000 MNIST test digits (once per model)…", max_entries=8)
+@st.cache_resource(show_spinner="Encoding the 10 000 MNIST test digits (once per model)…", max_entries=8, hash_funcs=BY_KEY)
 def codes(spec) -> latent.Codes:
     mnist = load_mnist()
     c = latent.test_codes(model_for(spec), to_float(mnist.x_test), mnist.y_test)
@@ -63,19 +67,19 @@ def beta_reconstructions(model_name: str) -> np.ndarray:
     return latent.decode_points(model, latent.test_codes(model, to_float(mnist.x_test[first]), mnist.y_test[first]).z)
 
 
-@st.cache_resource(show_spinner="Decoding every point of the map's click grid (once per model)…", max_entries=8)
+@st.cache_resource(show_spinner="Decoding every point of the map's click grid (once per model)…", max_entries=8, hash_funcs=BY_KEY)
 def grid_decodes(spec) -> latent.GridDecodes:
     g = latent.decode_grid(model_for(spec), codes(spec).z, CLICK_GRID)
     return latent.GridDecodes(_readonly(g.grid), _readonly(g.images))
 
 
-@st.cache_resource(show_spinner="Decoding the 10 000 test codes (once per model)…", max_entries=8)
+@st.cache_resource(show_spinner="Decoding the 10 000 test codes (once per model)…", max_entries=8, hash_funcs=BY_KEY)
 def test_decodes(spec) -> np.ndarray:
     """(10 000, 28, 28) uint8: the decoder's drawing at each test digit's code (a click on a dot)."""
     return _readonly(latent.to_uint8(latent.decode_points(model_for(spec), codes(spec).z)))
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BY_KEY)
 def image_code(spec, image_bytes: bytes) -> tuple[float, float]:
     """The code of a digit (28×28 float32, as bytes: a plain hashable key): the user's drawing on the
     maps, an interpolation end. One encoder call per image and model, not one per rerun."""
@@ -89,13 +93,13 @@ def as_bytes(image: np.ndarray) -> bytes:
     return np.asarray(image, np.float32).tobytes()
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs=BY_KEY)
 def decoder(spec) -> latent.Decoder:
     """The model's decoder as a compiled graph, shared by every session (read-only)."""
     return latent.Decoder(model_for(spec))
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+@st.cache_data(show_spinner=False, max_entries=256, hash_funcs=BY_KEY)
 def decoded_uri(spec, z1: float, z2: float, test_index: int | None) -> str:
     """The picture under a clicked point as an inline PNG: a test digit's stored decode, a click-grid
     point's, or (a point off the grid) decoded now."""
@@ -108,7 +112,7 @@ def decoded_uri(spec, z1: float, z2: float, test_index: int | None) -> str:
     return latent.png_data_uri(image, ZOOM)
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32, hash_funcs=BY_KEY)
 def grid_figure(spec, mode: str, n: int, z1_range: tuple[float, float], z2_range: tuple[float, float]):
     """The manifold grid's figure, n² decodes sent as one PNG, per model and setting (shared read-only)."""
     z1 = latent.grid_axes(mode, n, *z1_range)
@@ -120,22 +124,23 @@ def grid_figure(spec, mode: str, n: int, z1_range: tuple[float, float], z2_range
                         (ticks[::every], [f"{v:.2f}" for v in z2[::-1][::every]]), "z₁", "z₂", height=620)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def prior_png(spec, k: int, seed: int) -> bytes:
-    """k × k decodes of the same seeded draws ε ~ N(0, I) as one PNG: z = ε for a VAE, and for a plain
-    AE ε mapped onto the Gaussian fitted to its test codes."""
+@st.cache_data(show_spinner=False, max_entries=32, hash_funcs=BY_KEY)
+def prior_png(spec, k: int, seed: int) -> str:
+    """k × k decodes of the same seeded draws ε ~ N(0, I) as one inline PNG (a data: URL, which st.image
+    passes on as it is; PNG bytes it would decode again on every rerun): z = ε for a VAE, and for a
+    plain AE ε mapped onto the Gaussian fitted to its test codes."""
     epsilon = latent.prior_samples(k * k, seed)  # (k², 2)
     z = epsilon if spec.is_vae else latent.fitted_gaussian(codes(spec).z, epsilon)
-    return latent.png_bytes(latent.tile(latent.decode_points(decoder(spec), z).reshape(k, k, 28, 28)), 2)
+    return latent.png_data_uri(latent.tile(latent.decode_points(decoder(spec), z).reshape(k, k, 28, 28)), 2)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BY_KEY)
 def interpolation_frames(spec, z_a: tuple[float, ...], z_b: tuple[float, ...], steps: int) -> np.ndarray:
     """(steps, 28, 28): the decodes along the straight line from z_a to z_b."""
     return latent.decode_points(decoder(spec), latent.interpolate(np.array(z_a), np.array(z_b), steps))
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64, hash_funcs=BY_KEY)
 def strip_figure(spec, z_a: tuple[float, ...], z_b: tuple[float, ...], steps: int):
     frames = interpolation_frames(spec, z_a, z_b, steps)
     t = np.linspace(0, 1, steps)
@@ -159,7 +164,7 @@ def beta_figures(names: tuple[str, ...], current: float):
     return beta_figure(terms, current), grid
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32, hash_funcs=BY_KEY)
 def map_figure(spec, marks: tuple[tuple[str, float, float], ...]):
     """The clickable map, built once per model and set of marks, not on every click: building it
     takes ~40 ms (st.cache_data would spend as long unpickling it). Never mutated: st.plotly_chart
