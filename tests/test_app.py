@@ -135,3 +135,19 @@ def test_anomaly_page_one_class_and_elbo(app):
     app.selectbox(key="an_set").set_value("other_digits").run()
     assert not app.exception and not app.error
     assert float({m.label: m.value for m in app.metric}["AUROC"]) > 0.95
+
+
+def test_anomaly_page_scores_the_users_drawing(app):
+    import numpy as np
+
+    # Uniform noise: nothing like a digit, so more unusual than (nearly) every normal test image.
+    noise = np.random.default_rng(0).random((28, 28)).astype(np.float32)
+    app.session_state["user_digit"] = {"image": noise, "source": "your drawing"}
+    app.switch_page("views/anomaly.py").run()
+    assert not app.exception and not app.error
+    (note,) = [i.value for i in app.info if "scores" in i.value]
+    assert note.startswith("**Your drawing** scores") and "normal test images (all digits)" in note
+    assert "flagged as anomalous" in note and float(note.split("more unusual than ")[1].split(" %")[0]) > 99
+    slider = next(s for s in app.slider if s.key.startswith("an_threshold_"))
+    slider.set_value(slider.min).run()  # a threshold move rescores nothing, and the note stays
+    assert not app.exception and [i.value for i in app.info if "scores" in i.value] == [note]

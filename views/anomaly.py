@@ -57,6 +57,14 @@ def cached_scores(model_name: str, digit: int | None, anomaly_set: str, score_ki
     }
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def user_score(model_name: str, digit: int | None, score_kind: str, image_bytes: bytes) -> float:
+    """The score of the user's drawing or upload (28×28 float32, as bytes: a plain hashable key), once
+    per image and setting: an eager model call is 15–35 ms, and every threshold move reran it."""
+    image = np.frombuffer(image_bytes, np.float32).reshape(28, 28)
+    return float(anomaly.score(_model(model_name, digit), image, score_kind)[0])
+
+
 @st.cache_resource(show_spinner=False, max_entries=64)
 def gallery_figures(model_name: str, digit: int | None, anomaly_set: str, score_kind: str) -> dict:
     """Figures of the most and least anomalous images among normal-test + anomalous, above their
@@ -156,7 +164,7 @@ try:
     cached_scores(model_name, digit, anomaly_set, score_kind)
     user = st.session_state.get(USER_DIGIT_KEY)
     if user is not None:
-        user_mark = (user["source"], float(anomaly.score(_model(model_name, digit), user["image"], score_kind)[0]))
+        user_mark = (user["source"], user_score(model_name, digit, score_kind, np.asarray(user["image"], np.float32).tobytes()))
 except LatentLabError as err:
     show_error(err)
     st.stop()
