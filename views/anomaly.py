@@ -16,7 +16,6 @@ from core.zoo import ONE_CLASS_TEMPLATE, SHIPPED
 from views.common import (
     USER_DIGIT_KEY,
     freeze_after_warm_up,
-    keep_keras_state,
     model_named,
     one_class_model,
     show_error,
@@ -132,7 +131,6 @@ def threshold_panel(model_name: str, digit: int | None, anomaly_set: str, score_
                f"comes from the other {len(s['val'])}. Anomalous: {len(s['anom'])} images.")
 
 
-keep_keras_state()  # before the first model call: Streamlit would clear TensorFlow's kernels after every run
 st.title("🚨 Anomaly lab")
 st.caption("Train on what is normal; flag what the model cannot rebuild.")
 

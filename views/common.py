@@ -17,8 +17,11 @@ USER_DIGIT_KEY = "user_digit"  # session key: the latest 28×28 input the user d
 
 @st.cache_resource(show_spinner=False)
 def model_store():
+    """The server's one ModelStore. Every page that uses a model comes here first, so this is also
+    where Streamlit's post-run Keras clean-up is switched off, once per process (see below)."""
     from core.store import ModelStore
 
+    _keep_keras_state_between_runs()
     # New models get their test metrics measured once, so the Training lab's list can show them.
     return ModelStore(evaluate_after_training=True)
 
@@ -28,7 +31,6 @@ def job_board():
     """The server's training jobs (one thread per spec, shared by every session)."""
     from core.jobs import JobBoard
 
-    _keep_keras_state_between_runs()
     return JobBoard(model_store())
 
 
@@ -37,7 +39,8 @@ def _keep_keras_state_between_runs() -> None:
 
     Streamlit's ScriptRunner does that (`_clean_problem_modules`, for scripts that rebuild models
     on each run). It swaps out Keras's global state and clears TensorFlow's kernel cache from
-    whichever thread just ran a script, under any training job's thread. Seen here: with the Train
+    whichever thread just ran a script, under any training job's thread; and every rerun's first
+    model call then rebuilt its kernels (~45 ms measured, even for a compiled graph that takes ~2 ms). Seen here: with the Train
     page polling every 0.7 s, a job on a fresh server sat in "Preparing data…" (stuck tracing its
     first train step, per py-spy) for 4 minutes. This app never relies on that clean-up (models
     live in st.cache_resource), so it keeps only the other half: closing matplotlib figures."""
@@ -63,11 +66,11 @@ def trained_models() -> dict[str, object]:
 
 def _freeze_long_lived(model):
     """Called once per model load: move every object alive now (TensorFlow, Keras, the models: some
-    400 000 of them) out of the garbage collector's sight, then return `model`. Streamlit runs
-    gc.collect(2) after every script run, fragments included (runner.postScriptGC); without this each
-    collection rescans them all, ~0.3 s per interaction on a 2-core server, more than the rest of the
-    work. Frozen objects are never freed, which is right for models kept for the server's life
-    (shipped ones)."""
+    400 000 of them) out of the garbage collector's sight, then return `model`. Every full collection
+    would rescan them all: ~0.3 s each on a 2-core server. Streamlit used to run one after every
+    script run (runner.postScriptGC, now off in .streamlit/config.toml); Python's own collector still
+    runs full collections as objects pile up. Frozen objects are never freed, which is right for
+    models kept for the server's life (shipped ones)."""
     import gc
 
     gc.collect()
@@ -140,23 +143,13 @@ def show_error(err: Exception) -> None:
     st.error(str(err) if isinstance(err, LatentLabError) else f"Something went wrong: {err}")
 
 
-__all__ = ["SHIPPED", "model_store", "shipped_model", "model_named", "trained_models", "one_class_model", "mnist_test_digit", "title", "remember_user_digit", "show_error"]
-
-
 @st.cache_resource(show_spinner=False)
 def freeze_after_warm_up(page: str) -> bool:
     """`_freeze_long_lived` once per server process and page, called at the end of a page's first run:
     what that run made to stay (compiled graphs traced on first call, cached arrays and figures) joins
-    the frozen objects, so Streamlit's gc.collect(2) after every later run does not rescan it. The
+    the frozen objects, so the collector's full collections do not rescan it. The
     first run's own leftovers are collected first; what is frozen is never freed, so this runs once."""
     return _freeze_long_lived(True)
 
 
-@st.cache_resource(show_spinner=False)
-def keep_keras_state() -> bool:
-    """`_keep_keras_state_between_runs` once per server process, for every page that calls a model
-    (until now only the Train page's `job_board()` applied it). Streamlit's keras.backend.clear_session()
-    after each run also clears TensorFlow's kernel cache, so each rerun's first model call rebuilt its
-    kernels: measured ~45 ms on the 2-core server even for a compiled graph that then takes ~2 ms."""
-    _keep_keras_state_between_runs()
-    return True
+__all__ = ["SHIPPED", "model_store", "shipped_model", "model_named", "trained_models", "one_class_model", "compiled", "freeze_after_warm_up", "mnist_test_digit", "title", "remember_user_digit", "show_error"]

@@ -16,7 +16,6 @@ from views.common import (
     USER_DIGIT_KEY,
     compiled,
     freeze_after_warm_up,
-    keep_keras_state,
     mnist_test_digit,
     model_named,
     shipped_model,
@@ -53,7 +52,6 @@ def transfer_rows() -> list[dict]:
     return [r | {"noise": NOISE_LABELS[r["noise"]]} for r in rows]
 
 
-keep_keras_state()  # before the first model call: Streamlit would clear TensorFlow's kernels after every run
 st.title("🧽 Denoising lab")
 st.caption("Add noise to a digit, then ask two autoencoders to clean it: one trained on clean digits, "
            "one trained on noisy digits with the clean ones as targets.")

@@ -19,7 +19,6 @@ from core.zoo import SHIPPED
 from views.common import (
     USER_DIGIT_KEY,
     freeze_after_warm_up,
-    keep_keras_state,
     mnist_test_digit,
     model_store,
     show_error,
@@ -160,7 +159,6 @@ def _endpoint(end: str, spec) -> latent.Endpoint | None:
 
 # ---------------------------------------------------------------------------------------------
 
-keep_keras_state()  # before the first model call: Streamlit would clear TensorFlow's kernels after every run
 st.title("🗺️ Latent space")
 st.caption("Every MNIST test digit, squeezed to two numbers. Click anywhere on a map — also between the "
            "dots — to see what the decoder draws there.")

@@ -22,7 +22,6 @@ from core.samples import SAMPLES, SAMPLES_DIR
 from views.common import (
     compiled,
     freeze_after_warm_up,
-    keep_keras_state,
     model_named,
     remember_user_digit,
     shipped_model,
@@ -101,7 +100,6 @@ def _wrap(caption: str) -> str:
     return "<br>".join(textwrap.wrap(caption, 18))
 
 
-keep_keras_state()  # before the first model call: Streamlit would clear TensorFlow's kernels after every run
 st.title("📤 Upload your own digits")
 st.caption("Photos of digits on paper, scans, screenshots, white-on-black drawings: see how each becomes "
            "a 28×28 MNIST-style image, how two autoencoders rebuild it, and how unusual it looks to them.")
