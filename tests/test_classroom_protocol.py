@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 
 import numpy as np
 import pytest
@@ -49,10 +50,17 @@ def test_pad_value_is_what_canvas_js_sends():
     assert abs(drawing["h"] - (10 + 20 + 2 * bench.MARGIN_PX)) <= 2
 
 
+def _run(coro):
+    """asyncio.run in a thread of its own: in the full suite, Playwright's sync API (the browser tests'
+    session-wide fixture) keeps an event loop running in the main thread, where asyncio.run refuses."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def test_two_students_are_answered_with_reconstructions(server):
     proc, log, port = server
-    out = asyncio.run(bench.classroom(f"http://127.0.0.1:{port}", proc.pid, STUDENTS, SECONDS, INTERVAL,
-                                      seed=3, baseline_strokes=2))
+    out = _run(bench.classroom(f"http://127.0.0.1:{port}", proc.pid, STUDENTS, SECONDS, INTERVAL,
+                               seed=3, baseline_strokes=2))
     fig = bench.summarise(out, log.read_text(errors="replace"))
 
     assert fig["errors"] == [], fig["errors"]
@@ -85,7 +93,7 @@ def test_a_bad_drawing_counts_as_an_error(server):
         finally:
             await session.close()
 
-    run = asyncio.run(send_bad_drawing())
+    run = _run(send_bad_drawing())
     problems = run.problems(fragment=True)
     assert any(p.startswith("error box shown") and "base64" in p for p in problems), problems
     assert run.reconstructions() is None
