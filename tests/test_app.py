@@ -1,7 +1,9 @@
 """AppTest: each page runs without an exception and shows its key widgets."""
 
+import base64
 import json
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -53,6 +55,37 @@ def test_draw_page_reconstructs_a_test_digit(app):
     assert not app.error
     _assert_reconstructions(app)
     assert app.session_state["user_digit"]["source"].startswith("MNIST test #3")
+
+
+def test_draw_page_falls_back_to_keras_without_forward_packs(app, monkeypatch):
+    """Shipped models answer from numpy forward packs; with none (missing or stale) the page uses the
+    Keras models and shows the same reconstructions and errors."""
+    import streamlit as st
+
+    from core.store import ModelStore
+
+    def show_digit_3():
+        st.cache_data.clear()
+        st.cache_resource.clear()  # the page's models, so the next run resolves them again
+        app.switch_page("views/draw.py").run()
+        app.number_input(key="draw_example_index").set_value(3)
+        app.toggle(key="draw_use_example").set_value(True).run()
+        assert not app.exception and not app.error
+        return _strip(app, "draw_reconstructions")["panels"]
+
+    calls = []
+    real_forward = ModelStore.forward
+    monkeypatch.setattr(ModelStore, "forward", lambda self, spec: calls.append(spec) or real_forward(self, spec))
+    from_packs = show_digit_3()
+    assert len(calls) == 3  # one pack per shipped Draw model
+    monkeypatch.setattr(ModelStore, "forward", lambda self, spec: None)
+    from_keras = show_digit_3()
+    assert [p["note"] for p in from_keras] == [p["note"] for p in from_packs]
+    for a, b in zip(from_keras, from_packs, strict=True):
+        assert a["title"] == b["title"]
+        # 8-bit pixels of the reconstructions; packs match Keras within 1e-5, so at most 1 grey level apart.
+        pa, pb = (np.frombuffer(base64.b64decode(p["pixels"]), np.uint8).astype(int) for p in (a, b))
+        assert np.abs(pa - pb).max() <= 1
 
 
 def test_draw_page_reconstructs_what_the_pad_sends(app):
