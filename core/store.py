@@ -165,6 +165,10 @@ class ModelStore:
         """True if `get(spec)` would not need to train."""
         return spec.key in self._models or self._find(spec) is not None
 
+    def loaded(self, spec: ModelSpec) -> bool:
+        """True if the model is in this process's memory (`get` returns it at once)."""
+        return spec.key in self._models
+
     def entries(self, include_shipped: bool = True) -> list[dict]:
         """Records of every valid model in the user cache and (optionally) the shipped assets
         (cache first; each key once), newest training first. Unreadable entries are skipped.

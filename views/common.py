@@ -56,6 +56,38 @@ def _keep_keras_state_between_runs() -> None:
         script_runner._clean_problem_modules = close_pyplot_figures
 
 
+# Shipped models the other pages open with (Denoise, Anomalies, Latent, Upload): what the Home page
+# loads in the background. The Draw page needs none of them (numpy forward packs).
+WARM_UP_MODELS = ("conv_ae", "vae_2d", "ae_2d", "denoise")
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_in_background():
+    """Once per server, on the first visit to the Home page: a daemon thread imports TensorFlow (2–6 s
+    on a 2-core server) and loads `WARM_UP_MODELS` into the store, so a class that lands on Home and
+    then opens Latent or Denoise does not wait for them there. The store is thread-safe: a page that
+    asks for a model still loading waits for that one load, never a second one. Returns the thread."""
+    import gc
+    import logging
+    import threading
+
+    store = model_store()
+
+    def run() -> None:
+        try:
+            for name in WARM_UP_MODELS:
+                store.get(spec_named(name))
+        except Exception:  # noqa: BLE001 (the page that needs the model loads it again and shows the error)
+            logging.getLogger(__name__).exception("warming up the shipped models failed")
+            return
+        gc.collect()  # then hide TensorFlow and the models from the collector, as _freeze_long_lived does
+        gc.freeze()
+
+    thread = threading.Thread(target=run, name="latent-lab-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def trained_models() -> dict[str, object]:
     """Models users trained on this server (Training lab), label → spec, newest first."""
     from core.spec import ModelSpec
@@ -152,4 +184,4 @@ def freeze_after_warm_up(page: str) -> bool:
     return _freeze_long_lived(True)
 
 
-__all__ = ["SHIPPED", "model_store", "shipped_model", "model_named", "trained_models", "one_class_model", "compiled", "freeze_after_warm_up", "mnist_test_digit", "title", "remember_user_digit", "show_error"]
+__all__ = ["SHIPPED", "model_store", "shipped_model", "model_named", "trained_models", "one_class_model", "compiled", "freeze_after_warm_up", "warm_up_in_background", "mnist_test_digit", "title", "remember_user_digit", "show_error"]

@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+from views.common import warm_up_in_background
+
+warm_up_in_background()  # TensorFlow and the other pages' models load while the class reads this page
+
 st.title("🧬 Latent Lab")
 st.subheader("See what an autoencoder learns, by drawing for it")
 
@@ -30,7 +34,7 @@ with c1:
   autoencoder with one trained to remove noise, with PSNR and SSIM, and a sweep over noise levels.
 - **🚨 Anomalies** — score MNIST, Fashion-MNIST, noise, rotated digits and your own drawing by
   reconstruction error; set a threshold and read precision, recall, the ROC curve and the mistakes.
-- **🏋️ Train** — train a model live (a quick one takes about 15 seconds), watch the losses and the
+- **🏋️ Train** — train a model live (the quick preset takes about half a minute), watch the losses and the
   reconstructions improve, then use it on the Draw page.
 """
     )
