@@ -136,6 +136,9 @@ class ModelStore:
         self.evaluate_after_training = evaluate_after_training
         self._models: dict[str, object] = {}
         self._forwards: dict[str, object] = {}  # key → core.forward.ForwardPass
+        # Not the per-key locks: a thread loading a Keras model holds its key's lock for seconds (the
+        # first load imports TensorFlow), and reading a pack (milliseconds) must not wait for that.
+        self._forward_lock = threading.Lock()
         self._records: dict[str, dict] = {}
         self._key_locks: dict[str, threading.Lock] = {}
         self._verified: dict[tuple, tuple[ModelSpec, dict | None]] = {}  # file version → (spec, record)
@@ -230,7 +233,7 @@ class ModelStore:
 
         if spec.key in self._forwards:
             return self._forwards[spec.key]
-        with self._key_lock(spec.key):
+        with self._forward_lock:
             if spec.key not in self._forwards:
                 found, fp = self._find(spec), None
                 if found is not None and (found[0] / f"{spec.key}{FORWARD_SUFFIX}").exists():

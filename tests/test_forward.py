@@ -155,3 +155,19 @@ def test_loading_a_pack_needs_no_tensorflow(stored):
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(Path(__file__).resolve().parent.parent))
+
+
+def test_a_pack_does_not_wait_for_a_keras_load_of_the_same_model(stored):
+    """The Home page's warm-up loads Keras models (importing TensorFlow: seconds) while the Draw page
+    reads the same models' packs; reading a pack must not queue behind that load."""
+    import threading
+
+    directory, spec, _ = stored
+    store = ModelStore(cache_dir=directory / "empty", assets_dir=directory, allow_training=False)
+    with store._key_lock(spec.key):  # as ModelStore.get holds it for the whole Keras load
+        result = []
+        reader = threading.Thread(target=lambda: result.append(store.forward(spec)))
+        reader.start()
+        reader.join(timeout=10)
+        assert not reader.is_alive(), "forward() waited for the Keras model's lock"
+    assert result[0] is not None
