@@ -27,18 +27,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_draw_latency import (  # noqa: E402  (a sibling script, not a package)
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    MEASURE_JS,
-    PAD,
-    VIEWPORT,
-    _stop,
-    answered,
-    draw,
-    free_port,
-)
+from bench_draw_latency import MEASURE_JS, PAD, answered, draw  # noqa: E402  (a sibling script, not a package)
 from harness import start_server  # noqa: E402
+
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _stop, free_port  # noqa: E402
 
 TARGET_S = 6.0
 STROKE = [(0.55, 0.12), (0.54, 0.35), (0.53, 0.6), (0.52, 0.85)]  # a "1"

@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from harness import start_server  # noqa: E402
+from harness import server_and_chromium  # noqa: E402
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _stop, free_port  # noqa: E402
+from tests.browser_support import CHROMIUM, VIEWPORT  # noqa: E402
 
 TARGET_P95_MS = 200.0
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -171,38 +171,28 @@ def load_tensorflow_pages(browser, base: str) -> None:
 
 
 def run(n: int, seed: int, tensorflow: bool = False) -> np.ndarray:
-    from playwright.sync_api import sync_playwright
-
-    port = free_port()
-    proc, log = start_server(port, prefix="bench-draw-")
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            if tensorflow:
-                load_tensorflow_pages(browser, f"http://127.0.0.1:{port}")
-            page = open_draw_page(browser, f"http://127.0.0.1:{port}")
-            for i, stroke in enumerate(strokes(2, seed + 1000)):  # warm-up: models load, caches fill
-                page.evaluate("window.__llAnswered = null")
-                draw(page, stroke)
-                if answered(page)["ms"] is None:
-                    raise SystemExit(f"warm-up stroke {i} got no answer; log: {log}")
-            clear(page)
-            latencies = []
-            for i, stroke in enumerate(strokes(n, seed)):
-                if i and i % STROKES_PER_DRAWING == 0:
-                    clear(page)
-                page.wait_for_timeout(PAUSE_MS)
-                page.evaluate("window.__llAnswered = null")
-                draw(page, stroke)
-                result = answered(page)
-                if result["ms"] is None:
-                    raise SystemExit(f"stroke {i} got no answer within 60 s; log: {log}")
-                latencies.append(result["ms"])
-                print(f"stroke {i + 1:2d}: {result['ms']:6.1f} ms", flush=True)
-            browser.close()
-    finally:
-        _stop(proc)
-    log.unlink(missing_ok=True)
+    with server_and_chromium("bench-draw-") as (browser, base, log):
+        if tensorflow:
+            load_tensorflow_pages(browser, base)
+        page = open_draw_page(browser, base)
+        for i, stroke in enumerate(strokes(2, seed + 1000)):  # warm-up: models load, caches fill
+            page.evaluate("window.__llAnswered = null")
+            draw(page, stroke)
+            if answered(page)["ms"] is None:
+                raise SystemExit(f"warm-up stroke {i} got no answer; log: {log}")
+        clear(page)
+        latencies = []
+        for i, stroke in enumerate(strokes(n, seed)):
+            if i and i % STROKES_PER_DRAWING == 0:
+                clear(page)
+            page.wait_for_timeout(PAUSE_MS)
+            page.evaluate("window.__llAnswered = null")
+            draw(page, stroke)
+            result = answered(page)
+            if result["ms"] is None:
+                raise SystemExit(f"stroke {i} got no answer within 60 s; log: {log}")
+            latencies.append(result["ms"])
+            print(f"stroke {i + 1:2d}: {result['ms']:6.1f} ms", flush=True)
     return np.array(latencies)
 
 

@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from harness import start_server  # noqa: E402
+from harness import server_and_chromium  # noqa: E402
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _stop, free_port  # noqa: E402
+from tests.browser_support import CHROMIUM, VIEWPORT  # noqa: E402
 
 TARGET_P95_MS = 300.0
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -65,42 +65,31 @@ def _targets(n: int, seed: int, cells: int = 40) -> list[tuple[float, float]]:
 
 
 def run(clicks: int, family: str, seed: int, pause_ms: int) -> np.ndarray:
-    from playwright.sync_api import sync_playwright
-
-    port = free_port()
-    proc, log = start_server(port, prefix="bench-latent-")
-    base = f"http://127.0.0.1:{port}"
     decoded, drag = f".st-key-lt_decoded_{family}", f".st-key-lt_map_{family} .nsewdrag"
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport=VIEWPORT)
-            page.add_init_script(PRESSED)
-            t = time.perf_counter()
-            page.goto(base, wait_until="domcontentloaded")
-            page.get_by_text("Latent Lab").first.wait_for(timeout=60_000)
-            page.locator('[data-testid="stSidebarNav"]').get_by_text("Latent space").click()
-            page.locator(decoded).get_by_text("decoded at z").wait_for(timeout=READY_TIMEOUT_MS)
-            page.locator(drag).first.wait_for(timeout=60_000)
-            page.wait_for_load_state("networkidle")
-            print(f"page ready in {time.perf_counter() - t:.1f} s (cold server: TensorFlow, models, encodings)")
-            box = page.locator(drag).first.bounding_box()
-            latencies = []
-            for i, (fx, fy) in enumerate(_targets(clicks + 1, seed)):
-                old = page.evaluate("(sel) => { const b = document.querySelector(sel); const i = b.querySelector('img');"
-                                    " return [b.innerText, i ? i.src : '']; }", decoded)
-                x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
-                page.wait_for_timeout(pause_ms)  # a student looks at the picture before clicking again
-                page.mouse.move(x, y)
-                page.wait_for_timeout(150)  # the pointer rests on the target; hovering is not timed
-                page.mouse.click(x, y)
-                ms = page.wait_for_function(UPDATED, arg=[decoded, *old], timeout=30_000, polling="raf").json_value()
-                if i > 0:  # the first click warms up the decode path
-                    latencies.append(ms)
-            browser.close()
-    finally:
-        _stop(proc)
-    log.unlink(missing_ok=True)
+    with server_and_chromium("bench-latent-") as (browser, base, _):
+        page = browser.new_page(viewport=VIEWPORT)
+        page.add_init_script(PRESSED)
+        t = time.perf_counter()
+        page.goto(base, wait_until="domcontentloaded")
+        page.get_by_text("Latent Lab").first.wait_for(timeout=60_000)
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("Latent space").click()
+        page.locator(decoded).get_by_text("decoded at z").wait_for(timeout=READY_TIMEOUT_MS)
+        page.locator(drag).first.wait_for(timeout=60_000)
+        page.wait_for_load_state("networkidle")
+        print(f"page ready in {time.perf_counter() - t:.1f} s (cold server: TensorFlow, models, encodings)")
+        box = page.locator(drag).first.bounding_box()
+        latencies = []
+        for i, (fx, fy) in enumerate(_targets(clicks + 1, seed)):
+            old = page.evaluate("(sel) => { const b = document.querySelector(sel); const i = b.querySelector('img');"
+                                " return [b.innerText, i ? i.src : '']; }", decoded)
+            x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
+            page.wait_for_timeout(pause_ms)  # a student looks at the picture before clicking again
+            page.mouse.move(x, y)
+            page.wait_for_timeout(150)  # the pointer rests on the target; hovering is not timed
+            page.mouse.click(x, y)
+            ms = page.wait_for_function(UPDATED, arg=[decoded, *old], timeout=30_000, polling="raf").json_value()
+            if i > 0:  # the first click warms up the decode path
+                latencies.append(ms)
     return np.array(latencies)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -40,3 +41,24 @@ def start_server(port: int, prefix: str = "bench-") -> tuple[subprocess.Popen, P
             time.sleep(0.05)
     _stop(proc)
     raise SystemExit(f"streamlit was not healthy after 60 s; log: {log.name}")
+
+
+@contextlib.contextmanager
+def server_and_chromium(prefix: str):
+    """A fresh server on a free port and one headless Debian Chromium (Playwright's sync API): yields
+    (browser, base URL, server log). Both are stopped on the way out; the log is deleted only if the
+    block finished without an error, so a failed run leaves it to read."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, free_port
+
+    port = free_port()
+    proc, log = start_server(port, prefix=prefix)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield browser, f"http://127.0.0.1:{port}", log
+            browser.close()
+    finally:
+        _stop(proc)
+    log.unlink(missing_ok=True)
