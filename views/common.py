@@ -40,9 +40,9 @@ def _keep_keras_state_between_runs() -> None:
     Streamlit's ScriptRunner does that (`_clean_problem_modules`, for scripts that rebuild models
     on each run). It swaps out Keras's global state and clears TensorFlow's kernel cache from
     whichever thread just ran a script, under any training job's thread; and every rerun's first
-    model call then rebuilt its kernels (~45 ms measured, even for a compiled graph that takes ~2 ms). Seen here: with the Train
-    page polling every 0.7 s, a job on a fresh server sat in "Preparing data…" (stuck tracing its
-    first train step, per py-spy) for 4 minutes. This app never relies on that clean-up (models
+    model call then rebuilt its kernels (~45 ms measured, even for a compiled graph that takes ~2 ms).
+    Seen here: with the Train page polling every 0.7 s, a job on a fresh server sat in "Preparing
+    data…" (stuck tracing its first train step, per py-spy) for 4 minutes. This app never relies on that clean-up (models
     live in st.cache_resource), so it keeps only the other half: closing matplotlib figures."""
     import sys
 
@@ -67,7 +67,6 @@ def warm_up_in_background():
     on a 2-core server) and loads `WARM_UP_MODELS` into the store, so a class that lands on Home and
     then opens Latent or Denoise does not wait for them there. The store is thread-safe: a page that
     asks for a model still loading waits for that one load, never a second one. Returns the thread."""
-    import gc
     import logging
     import threading
 
@@ -80,8 +79,7 @@ def warm_up_in_background():
         except Exception:  # noqa: BLE001 (the page that needs the model loads it again and shows the error)
             logging.getLogger(__name__).exception("warming up the shipped models failed")
             return
-        gc.collect()  # then hide TensorFlow and the models from the collector, as _freeze_long_lived does
-        gc.freeze()
+        _freeze_long_lived(None)  # TensorFlow and the models, out of the collector's scans
 
     thread = threading.Thread(target=run, name="latent-lab-warm-up", daemon=True)
     thread.start()
@@ -94,6 +92,13 @@ def trained_models() -> dict[str, object]:
 
     specs = [ModelSpec.from_dict(r["spec"]) for r in model_store().entries(include_shipped=False)]
     return {f"{s.label} ({s.key[:6]})": s for s in specs}
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """For arrays kept in st.cache_resource, shared by every session (st.cache_data would unpickle a
+    fresh copy on every call instead): make writes fail loudly. Returns `array`."""
+    array.flags.writeable = False
+    return array
 
 
 def _freeze_long_lived(model):
@@ -184,4 +189,4 @@ def freeze_after_warm_up(page: str) -> bool:
     return _freeze_long_lived(True)
 
 
-__all__ = ["SHIPPED", "model_store", "shipped_model", "model_named", "trained_models", "one_class_model", "compiled", "freeze_after_warm_up", "warm_up_in_background", "mnist_test_digit", "title", "remember_user_digit", "show_error"]
+__all__ = ["SHIPPED", "model_store", "shipped_model", "model_named", "trained_models", "one_class_model", "compiled", "freeze_after_warm_up", "read_only", "warm_up_in_background", "mnist_test_digit", "title", "remember_user_digit", "show_error"]

@@ -16,7 +16,7 @@ from core.data import load_mnist, to_float
 from core.latent_plots import CLICK_GRID, beta_figure, explorer_figure, tiles_figure
 from core.spec import ModelSpec
 from core.zoo import SHIPPED
-from views.common import model_for, model_store, title
+from views.common import model_for, model_store, read_only, title
 
 VAES = {0.25: "vae_2d_beta0.25", 1.0: "vae_2d", 4.0: "vae_2d_beta4"}  # β → shipped 2-D VAE
 AE = "ae_2d"  # the plain conv AE with a 2-D code
@@ -34,19 +34,13 @@ def name_of(spec) -> str:
     return title(shipped) if shipped else f"{spec.label} ({spec.key[:6]}, trained here)"
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
-    """Arrays kept by st.cache_resource are shared by every session: make writes fail loudly."""
-    array.flags.writeable = False
-    return array
-
-
 # st.cache_resource, not st.cache_data, for the arrays read on every click: cache_data would unpickle
 # a fresh copy on each call (7.8 MB for the test decodes). They are read-only, so sharing is safe.
 @st.cache_resource(show_spinner="Encoding the 10 000 MNIST test digits (once per model)…", max_entries=8, hash_funcs=BY_KEY)
 def codes(spec) -> latent.Codes:
     mnist = load_mnist()
     c = latent.test_codes(model_for(spec), to_float(mnist.x_test), mnist.y_test)
-    return latent.Codes(_readonly(c.z), _readonly(np.array(c.labels)), None if c.z_log_var is None else _readonly(c.z_log_var))
+    return latent.Codes(read_only(c.z), read_only(np.array(c.labels)), None if c.z_log_var is None else read_only(c.z_log_var))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -70,13 +64,13 @@ def beta_reconstructions(model_name: str) -> np.ndarray:
 @st.cache_resource(show_spinner="Decoding every point of the map's click grid (once per model)…", max_entries=8, hash_funcs=BY_KEY)
 def grid_decodes(spec) -> latent.GridDecodes:
     g = latent.decode_grid(model_for(spec), codes(spec).z, CLICK_GRID)
-    return latent.GridDecodes(_readonly(g.grid), _readonly(g.images))
+    return latent.GridDecodes(read_only(g.grid), read_only(g.images))
 
 
 @st.cache_resource(show_spinner="Decoding the 10 000 test codes (once per model)…", max_entries=8, hash_funcs=BY_KEY)
 def test_decodes(spec) -> np.ndarray:
     """(10 000, 28, 28) uint8: the decoder's drawing at each test digit's code (a click on a dot)."""
-    return _readonly(latent.to_uint8(latent.decode_points(model_for(spec), codes(spec).z)))
+    return read_only(latent.to_uint8(latent.decode_points(model_for(spec), codes(spec).z)))
 
 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BY_KEY)

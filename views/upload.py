@@ -23,6 +23,7 @@ from views.common import (
     compiled,
     freeze_after_warm_up,
     model_named,
+    read_only,
     remember_user_digit,
     shipped_model,
     show_error,
@@ -34,24 +35,18 @@ MODELS = ("conv_ae", "vae_2d")  # an autoencoder and a VAE; the VAE's 2-D latent
 PICKED = "up_samples"  # session key: the sample images this user chose, in order
 
 
-def _readonly(array: np.ndarray) -> np.ndarray:
-    """Arrays kept by st.cache_resource are shared by every session: make writes fail loudly."""
-    array.flags.writeable = False
-    return array
-
-
 # st.cache_resource for arrays read on every rerun: st.cache_data would unpickle a fresh copy each time.
 @st.cache_resource(show_spinner="Scoring the 10 000 MNIST test digits (once per server)…", max_entries=16)
 def reference_errors(model_name: str) -> np.ndarray:
     """Per-image reconstruction BCE of every MNIST test digit under `model_name` (10 000,)."""
-    return _readonly(anomaly.score(model_named(model_name), to_float(load_mnist().x_test), "bce"))
+    return read_only(anomaly.score(model_named(model_name), to_float(load_mnist().x_test), "bce"))
 
 
 @st.cache_resource(show_spinner="Encoding the MNIST test digits (once per server)…")
 def reference_codes(model_name: str) -> tuple[np.ndarray, np.ndarray]:
     """The VAE's z_mean (10 000, 2) of every MNIST test digit, and their labels."""
     mnist = load_mnist()
-    return _readonly(infer.encode(shipped_model(model_name), to_float(mnist.x_test))), _readonly(mnist.y_test.copy())
+    return read_only(infer.encode(shipped_model(model_name), to_float(mnist.x_test))), read_only(mnist.y_test.copy())
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -65,10 +60,10 @@ def file_panel(name: str, data: bytes, model_names: tuple[str, ...]) -> dict:
     """What one good file shows: its preprocessing steps and reconstructions as figures, each model's
     error and percentile among the MNIST test digits, and its z_mean in the VAE's space. Shared
     read-only by every session that shows the same file with the same models."""
-    x = processed(name, data).pre.image  # (28, 28)
+    pre = processed(name, data).pre
+    x = pre.image  # (28, 28)
     # Compiled graphs: one image through each model is ~1–3 ms each, against 10–35 ms eagerly.
     recs = reconstruct_all({n: compiled(model_named(n), n) for n in model_names}, x)
-    pre = processed(name, data).pre
     return {
         "steps": image_row([img for _, img in pre.steps], [_wrap(c) for c, _ in pre.steps], height=230),
         "recs": image_row([x] + [r.image for r in recs], ["what the model sees<br>28×28"]
