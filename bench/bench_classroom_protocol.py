@@ -580,7 +580,7 @@ class Student:
 def check_inputs(students: list[Student]) -> list[str]:
     """Errors for strokes whose "what the model sees" image is not `from_canvas_ink` of the drawing sent
     (run after the class: 5 ms a stroke of the client's CPU would otherwise compete with the server)."""
-    from core.preprocess import from_canvas_ink
+    from core.lab.preprocess import from_canvas_ink
     from views.canvas import ink_from_drawing
 
     errors = []

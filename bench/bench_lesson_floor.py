@@ -30,9 +30,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
 
-    from core.evaluate import evaluate
-    from core.training import train
-    from core.zoo import SHIPPED
+    from core.lab.evaluate import evaluate
+    from core.lab.training import train
+    from core.lab.zoo import SHIPPED
 
     print(f"{'lr':>7} {'epochs':>6} {'seed':>4} {'train s':>8} {'test BCE':>9}")
     for epochs in args.epochs:

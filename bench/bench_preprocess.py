@@ -10,7 +10,7 @@ the minimum and median are reported, with decoding and the pipeline timed apart.
 PNG (no DCT scaling possible) is timed too, for comparison. Exits with status 1 if the JPEG's
 median is over the target.
 
-Fidelity: MNIST test digits rendered as photos (`core.samples.random_photo`) come back close to
+Fidelity: MNIST test digits rendered as photos (`core.lab.samples.random_photo`) come back close to
 the originals (mean absolute pixel difference, against the same figure for a 1-pixel shift and
 for two random digits), and their reconstruction errors under the shipped models are distributed
 like the originals' (ratio of medians, two-sample Kolmogorov–Smirnov statistic, median percentile).
@@ -32,10 +32,10 @@ _SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 if "LATENT_LAB_DATA" not in os.environ and _SHARED.is_dir():
     os.environ["LATENT_LAB_DATA"] = str(_SHARED)
 
-from core.data import load_mnist  # noqa: E402
-from core.images import decode  # noqa: E402
-from core.preprocess import from_file, preprocess_decoded  # noqa: E402
-from core.samples import Photo, encode, photo_bytes, random_photo, render  # noqa: E402
+from core.lab.data import load_mnist  # noqa: E402
+from core.lab.images import decode  # noqa: E402
+from core.lab.preprocess import from_file, preprocess_decoded  # noqa: E402
+from core.lab.samples import Photo, encode, photo_bytes, random_photo, render  # noqa: E402
 
 TARGET_MS = 150.0
 PHOTO = Photo(scale=1100 / 28, size=(4000, 3000), shift=(0.2, -0.3), gradient=0.3, noise=0.02, blur=3.0, quality=90)
@@ -80,9 +80,9 @@ def _ks(a: np.ndarray, b: np.ndarray) -> float:
 def bench_fidelity(n: int, seed: int = 0) -> None:
     import tempfile
 
-    from core import anomaly
-    from core.store import ASSETS_DIR, ModelStore
-    from core.zoo import SHIPPED
+    from core.lab import anomaly
+    from core.lab.zoo import SHIPPED
+    from core.serving.store import ASSETS_DIR, ModelStore
 
     mnist = load_mnist()
     x = mnist.x_test.astype(np.float32) / 255.0

@@ -1,6 +1,6 @@
 """Benchmark: the Training lab's quick preset, end to end (issue 7: ≤ 30 s, recognisable digits).
 
-    python bench/bench_quick_preset.py                # the first preset in core.presets.PRESETS
+    python bench/bench_quick_preset.py                # the first preset in core.lab.presets.PRESETS
     python bench/bench_quick_preset.py --preset "The lesson's model, as in the lesson (≈30 s)"
     python bench/bench_quick_preset.py --latent-dim 8 --epochs 5    # try a variant when tuning the preset
 
@@ -56,8 +56,8 @@ def nearest_neighbour_labels(reference: np.ndarray, labels: np.ndarray, queries:
 
 def recognisability(model) -> tuple[float, float]:
     """(1-NN accuracy on test digits, on their reconstructions), both in [0, 1]."""
-    from core import infer
-    from core.data import load_mnist, to_float
+    from core.lab.data import load_mnist, to_float
+    from core.serving import infer
 
     mnist = load_mnist()
     ref = to_float(mnist.x_train[:KNN_REFERENCE]).reshape(KNN_REFERENCE, -1)
@@ -70,7 +70,7 @@ def recognisability(model) -> tuple[float, float]:
 
 
 def main() -> int:
-    from core.presets import PRESETS
+    from core.lab.presets import PRESETS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default=next(iter(PRESETS)), choices=list(PRESETS), help="which preset (default: the quick one)")
@@ -84,9 +84,9 @@ def main() -> int:
 
     import keras  # noqa: F401 - imported before the clock, as on a running server
 
-    from core.data import load_mnist
-    from core.jobs import JobBoard
-    from core.store import ModelStore
+    from core.lab.data import load_mnist
+    from core.serving.jobs import JobBoard
+    from core.serving.store import ModelStore
 
     load_mnist()
     with tempfile.TemporaryDirectory(prefix="bench-quick-") as tmp:
@@ -120,7 +120,7 @@ def main() -> int:
     print(f"recognisable: 1-NN labels {acc_rec:.1%} of {KNN_QUERIES} reconstructed test digits correctly "
           f"({acc_x:.1%} of the originals)")
     for name in args.compare:  # the same check on fully trained shipped models, for scale
-        from core.zoo import spec_named
+        from core.lab.zoo import spec_named
 
         print(f"  for scale, shipped {name}: 1-NN labels {recognisability(ModelStore(allow_training=False).get(spec_named(name)))[1]:.1%}")
     return 0 if wall <= TARGET_S else 1

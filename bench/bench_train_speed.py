@@ -9,7 +9,7 @@ Both sides train in this one process, one after the other, on the same CPU threa
 - the recipe: `keras_vae_recipe.py`, a faithful re-implementation of keras.io's "Variational
   AutoEncoder" (conv VAE, latent 2, batch 128, Adam defaults, 70,000 continuous MNIST digits,
   Keras 3 defaults, so no XLA on a CPU);
-- ours: `core.training.train` on a VAE-2D `ModelSpec` (kind "vae", latent 2); by default the shipped
+- ours: `core.lab.training.train` on a VAE-2D `ModelSpec` (kind "vae", latent 2); by default the shipped
   `vae_2d` spec as it is (30 epochs, batch 128, Adam 1e-3 with cosine decay, XLA, 60,000 training
   images only), with flags to try other epochs, batch sizes, learning rates and schedules.
 
@@ -144,7 +144,7 @@ def run_recipe(epochs: int, test: TestSet, seed: int) -> Run:
     import keras
     import keras_vae_recipe as recipe
 
-    from core.data import load_mnist
+    from core.lab.data import load_mnist
 
     run = Run("recipe", {"epochs": epochs, "batch_size": recipe.BATCH_SIZE, "optimizer": "Adam() defaults",
                          "jit_compile": "auto (off on CPU)", "train_images": 70000})
@@ -161,8 +161,8 @@ def run_recipe(epochs: int, test: TestSet, seed: int) -> Run:
 
 
 def run_ours(settings: dict, test: TestSet, seed: int, stop_at: float | None = None) -> Run:
-    from core.spec import ModelSpec
-    from core.training import train
+    from core.lab.spec import ModelSpec
+    from core.lab.training import train
 
     spec = ModelSpec("vae", latent_dim=2, seed=seed, **settings)
     run = Run("ours", {**settings, "train_images": 60000, "spec_key": spec.key})
@@ -207,7 +207,7 @@ def report(runs: list[Run], target: float, target_source: str) -> bool:
 
 
 def main() -> None:
-    from core.zoo import spec_named
+    from core.lab.zoo import spec_named
 
     # Ours by default: the shipped VAE-2D's own recipe, untouched (the flags try other settings).
     shipped = spec_named("vae_2d")
@@ -233,8 +233,8 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from core.data import load_mnist, to_float
     from core.errors import LatentLabError
+    from core.lab.data import load_mnist, to_float
 
     print(f"# training speed: keras.io VAE recipe vs ours — {platform.node()}, {os.cpu_count()} CPUs, "
           f"TensorFlow {tf.__version__}, {time.strftime('%Y-%m-%d %H:%M')}")

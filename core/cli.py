@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from core.errors import LatentLabError
-from core.spec import KINDS, SCHEDULES, ModelSpec
-from core.store import ASSETS_DIR, FORWARD_SUFFIX, ModelStore, sha256_file, write_forward_pack
-from core.zoo import FORWARD_PACKED, SHIPPED, all_shipped
+from core.lab.spec import KINDS, SCHEDULES, ModelSpec
+from core.lab.zoo import FORWARD_PACKED, SHIPPED, all_shipped
+from core.serving.store import ASSETS_DIR, FORWARD_SUFFIX, ModelStore, sha256_file, write_forward_pack
 
 MANIFEST = ASSETS_DIR.parent / "manifest.json"
 METRIC_COLUMNS = ("test_bce", "test_mse", "test_neg_elbo", "auroc_fashion", "psnr_gauss_0.5", "auroc_one_class_mean")
@@ -30,9 +30,9 @@ def _print_progress(p) -> None:
 
 
 def _train_one(name: str, spec: ModelSpec, out: Path) -> dict:
-    from core.data import load_mnist
-    from core.evaluate import evaluate, evaluate_one_class
-    from core.training import train
+    from core.lab.data import load_mnist
+    from core.lab.evaluate import evaluate, evaluate_one_class
+    from core.lab.training import train
 
     print(f"training {name}: {spec.label} (key {spec.key})", flush=True)
     result = train(spec, on_progress=_print_progress, per_step=False)
@@ -99,7 +99,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_export_forward(args) -> None:
-    """Rewrite the numpy forward packs (core.forward) of shipped models from their stored weights."""
+    """Rewrite the numpy forward packs (core.serving.forward) of shipped models from their stored weights."""
     out = Path(args.out) if args.out else ASSETS_DIR
     store = ModelStore(cache_dir=out, assets_dir=out, allow_training=False)
     for name in args.name or FORWARD_PACKED:
@@ -111,8 +111,8 @@ def cmd_export_forward(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from core.evaluate import evaluate, evaluate_one_class
-    from core.zoo import one_class_spec
+    from core.lab.evaluate import evaluate, evaluate_one_class
+    from core.lab.zoo import one_class_spec
 
     store = ModelStore(allow_training=args.train)
     names = args.name or [*SHIPPED, "one_class"]

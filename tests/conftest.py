@@ -26,7 +26,7 @@ os.environ.setdefault("LATENT_LAB_CACHE", tempfile.mkdtemp(prefix="latent-lab-te
 @pytest.fixture
 def tiny_spec():
     """A spec that trains in a few seconds (a few hundred images, one epoch)."""
-    from core.spec import ModelSpec
+    from core.lab.spec import ModelSpec
 
     return ModelSpec("lesson", epochs=1, batch_size=128, train_size=512)
 

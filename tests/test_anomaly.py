@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from core import anomaly, metrics
 from core.errors import LatentLabError
+from core.lab import anomaly, metrics
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -24,7 +24,7 @@ def test_home_page(app):
 
 
 def test_home_page_loads_the_other_pages_models_in_the_background(app):
-    from core.zoo import spec_named
+    from core.lab.zoo import spec_named
     from views.common import WARM_UP_MODELS, model_store, warm_up_in_background
 
     thread = warm_up_in_background()  # the one the Home page started (cached once per process)
@@ -73,7 +73,7 @@ def test_draw_page_falls_back_to_keras_without_forward_packs(app, monkeypatch):
     Keras models and shows the same reconstructions and errors."""
     import streamlit as st
 
-    from core.store import ModelStore
+    from core.serving.store import ModelStore
 
     def show_digit_3():
         st.cache_data.clear()
@@ -138,7 +138,9 @@ def test_denoise_page_reacts_to_noise_settings(app):
     assert panel_titles() != before
     app.selectbox(key="dn_kind").set_value("mask").run()
     assert not app.exception and not app.error
-    assert "fraction of 4×4 blocks erased" in app.get("plotly_chart")[1].proto.spec
+    # Compare decoded text, not the JSON's escaping (plotly's writer gives "×" as "\u00d7" without orjson).
+    level_chart = json.loads(app.get("plotly_chart")[1].proto.spec)
+    assert "fraction of 4×4 blocks erased" in json.dumps(level_chart, ensure_ascii=False)
 
 
 def test_denoise_page_uses_the_users_drawing(app):

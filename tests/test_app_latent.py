@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import latent
-from core.zoo import SHIPPED
+from core.lab import latent
+from core.lab.zoo import SHIPPED
 
 TIMEOUT = 90  # the first run imports TensorFlow, loads the models and encodes 10 000 digits
 VAE_CLICK = f"lt_click_{SHIPPED['vae_2d'].key}"  # session key of the point last clicked on the VAE's map
@@ -141,7 +141,7 @@ def test_interpolating_two_drawings(page):
 
 
 def test_other_betas(page):
-    from core.zoo import SHIPPED
+    from core.lab.zoo import SHIPPED
     from views.common import model_store
 
     at = page
@@ -156,8 +156,8 @@ def test_other_betas(page):
 
 def test_models_trained_here_with_a_2d_code_can_take_a_map(page):
     """Issue #7: a model that finishes training enters the cache and is selectable on the next run."""
-    from core.spec import ModelSpec
-    from core.store import ModelStore
+    from core.lab.spec import ModelSpec
+    from core.serving.store import ModelStore
     from views.common import model_store
 
     at = page

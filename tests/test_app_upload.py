@@ -7,7 +7,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.samples import SAMPLES
+from core.lab.samples import SAMPLES
 
 TIMEOUT = 90  # the first run imports TensorFlow, loads two models and scores the 10 000 test digits
 

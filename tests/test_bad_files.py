@@ -1,5 +1,5 @@
 """A corpus of malformed and hostile files: each gets one clear message that names the file, and
-nothing but `LatentLabError` ever leaves `core.preprocess.from_file`.
+nothing but `LatentLabError` ever leaves `core.lab.preprocess.from_file`.
 
 The files are built here, byte by byte, rather than committed: each is a few lines that say what
 is wrong with it. Legitimate-but-unusual files (16-bit, CMYK, palette, animated) are processed,
@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from core.errors import LatentLabError
-from core.images import MAX_BYTES, MAX_PIXELS, decode
-from core.preprocess import from_file, preprocess_many
+from core.lab.images import MAX_BYTES, MAX_PIXELS, decode
+from core.lab.preprocess import from_file, preprocess_many
 
 # Pillow warns about what these files are (huge headers, bad TIFF tags) before we refuse them.
 pytestmark = [pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning"),

@@ -156,7 +156,7 @@ def _from_pad_png(state) -> np.ndarray:
     """The pad's full-size pixels, as the browser painted them, through the upload-era `from_canvas`."""
     from PIL import Image
 
-    from core.preprocess import from_canvas
+    from core.lab.preprocess import from_canvas
 
     png = base64.b64decode(state["png"].split(",", 1)[1])
     rgba = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from core.samples import SAMPLES_DIR
+from core.lab.samples import SAMPLES_DIR
 
 pytestmark = pytest.mark.browser
 FIRST_RUN_MS = 180_000  # the first upload loads TensorFlow and two models and scores 10 000 test digits

@@ -5,8 +5,8 @@ import sys
 import pytest
 
 from core.cli import main
-from core.store import read_record
-from core.zoo import SHIPPED
+from core.lab.zoo import SHIPPED
+from core.serving.store import read_record
 
 
 def test_evaluate_writes_json(tmp_path, capsys):
@@ -25,7 +25,7 @@ def test_train_one_spec_into_a_directory(tmp_path, capsys):
     argv = ["train", "--kind", "vae", "--latent-dim", "2", "--epochs", "1", "--batch-size", "128",
             "--train-size", "512", "--out", str(tmp_path)]
     assert main(argv) == 0
-    from core.spec import ModelSpec
+    from core.lab.spec import ModelSpec
 
     spec = ModelSpec("vae", latent_dim=2, epochs=1, batch_size=128, train_size=512)
     assert read_record(tmp_path, spec) is not None

@@ -3,8 +3,8 @@ import gzip
 import numpy as np
 import pytest
 
-from core import data
 from core.errors import LatentLabError
+from core.lab import data
 
 
 def test_mnist_matches_its_readme():

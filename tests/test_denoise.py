@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from core import denoise, noise
 from core.errors import LatentLabError
-from core.models import build
-from core.spec import ModelSpec
+from core.lab import denoise, noise
+from core.lab.models import build
+from core.lab.spec import ModelSpec
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""core.forward: the numpy reconstruction pass matches Keras layer by layer, and packs are checked."""
+"""core.serving.forward: the numpy reconstruction pass matches Keras layer by layer, and packs are checked."""
 
 import json
 import subprocess
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from keras import layers
 
-from core import forward
 from core.errors import LatentLabError
-from core.models import build
-from core.spec import ModelSpec
-from core.store import FORWARD_SUFFIX, ModelStore, save_entry, write_forward_pack
+from core.lab.models import build
+from core.lab.spec import ModelSpec
+from core.serving import forward
+from core.serving.store import FORWARD_SUFFIX, ModelStore, save_entry, write_forward_pack
 
 RNG = np.random.default_rng(0)
 
@@ -41,7 +41,7 @@ def _randomise(model) -> None:
 
 
 def _autoencoder(encoder_layers, decoder_layers, in_shape=(28, 28, 1)):
-    """An encoder and decoder sub-model wrapped as core.models does, from lists of layers."""
+    """An encoder and decoder sub-model wrapped as core.lab.models does, from lists of layers."""
     x = keras.Input(in_shape)
     h = x
     for layer in encoder_layers:
@@ -148,8 +148,8 @@ def test_loading_a_pack_needs_no_tensorflow(stored):
     directory, spec, _ = stored
     code = (
         "import sys, numpy as np\n"
-        "from core.store import ModelStore\n"
-        "from core.spec import ModelSpec\n"
+        "from core.serving.store import ModelStore\n"
+        "from core.lab.spec import ModelSpec\n"
         f"fp = ModelStore(cache_dir={str(directory / 'empty')!r}, assets_dir={str(directory)!r}).forward(ModelSpec('lesson', latent_dim=4, epochs=1))\n"
         "assert fp(np.zeros((1, 28, 28, 1), np.float32)).shape == (1, 28, 28, 1)\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n"

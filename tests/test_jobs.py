@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from core.jobs import JobBoard
-from core.spec import ModelSpec
-from core.store import ModelStore, read_record
+from core.lab.spec import ModelSpec
+from core.serving.jobs import JobBoard
+from core.serving.store import ModelStore, read_record
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +38,11 @@ def test_job_reports_progress_and_saves(board, tmp_path):
 
 
 def test_two_users_share_one_training(board, monkeypatch):
-    import core.training
+    import core.lab.training
 
     calls = []
-    real = core.training.train
-    monkeypatch.setattr(core.training, "train", lambda spec, **kw: calls.append(1) or real(spec, **kw))
+    real = core.lab.training.train
+    monkeypatch.setattr(core.lab.training, "train", lambda spec, **kw: calls.append(1) or real(spec, **kw))
     spec = ModelSpec("lesson", epochs=1, batch_size=128, train_size=512)
     a, b = board.start(spec), board.start(spec)
     assert a is b
@@ -80,7 +80,7 @@ def test_bad_spec_fails_with_a_message(board):
 def test_time_left_leaves_out_the_first_steps_compilation():
     """10 epochs × 100 steps; the first step took 8 s (tracing, XLA), the next 99 took 1 s in all:
     900 steps remain at ~10 ms each, so ~9 s, not the ~81 s a plain average of 10 s over 100 steps gives."""
-    from core.training import Progress
+    from core.lab.training import Progress
 
     p = Progress(epoch=1, epochs=10, step=100, steps=100, elapsed=9.0, logs={}, first_step_s=8.0)
     assert p.fraction == pytest.approx(0.1)

@@ -1,4 +1,4 @@
-"""core.latent and core.latent_plots: grid, quantile, interpolation and KL maths against independent
+"""core.lab.latent and core.figures.latent_map: grid, quantile, interpolation and KL maths against independent
 references; PNG and GIF bytes decode back to the right size, frame count and pixels."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from numpy.testing import assert_allclose
 from PIL import Image
 
-from core import latent
 from core.errors import LatentLabError
+from core.lab import latent
 
 
 def _phi(z: float) -> float:
@@ -141,7 +141,7 @@ def test_extent_covers_the_codes_with_a_margin():
     ("denoise", 2, False),  # its code is a (7, 7, 2) feature map, not a point
 ])
 def test_only_models_coding_a_digit_as_a_2d_point_make_a_map(kind, dim, mappable):
-    from core.spec import ModelSpec
+    from core.lab.spec import ModelSpec
 
     assert latent.has_2d_code(ModelSpec(kind, latent_dim=dim)) is mappable
 
@@ -179,7 +179,7 @@ def test_endpoint_points_only_make_sense_in_their_own_space():
 
 
 def test_explorer_figure_has_a_click_grid_over_the_whole_map():
-    from core.latent_plots import CLICK_GRID, explorer_figure
+    from core.figures.latent_map import CLICK_GRID, explorer_figure
 
     rng = np.random.default_rng(3)
     z, labels = rng.normal(size=(500, 2)), rng.integers(0, 10, 500)
@@ -279,7 +279,7 @@ def test_terms_from_stored_metrics():
 
 
 def test_beta_figure_shows_three_terms_per_beta():
-    from core.latent_plots import beta_figure
+    from core.figures.latent_map import beta_figure
 
     terms = [latent.ElboTerms(b, r, k) for b, r, k in ((4.0, 150.0, 3.0), (0.25, 130.0, 12.0), (1.0, 135.0, 6.0))]
     fig = beta_figure(terms, current=1.0)
@@ -292,8 +292,8 @@ def test_beta_figure_shows_three_terms_per_beta():
 @pytest.mark.parametrize("kind", ["vae", "ae_2d"])
 def test_compiled_decoder_draws_what_the_eager_decoder_draws(kind):
     """latent.Decoder (one traced graph) in place of the model: same images, for any batch size."""
-    from core.models import build
-    from core.spec import ModelSpec
+    from core.lab.models import build
+    from core.lab.spec import ModelSpec
 
     model = build(ModelSpec(kind, latent_dim=2))  # untrained weights: these tests check the plumbing
     decoder = latent.Decoder(model)

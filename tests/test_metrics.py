@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from core import metrics
 from core.errors import LatentLabError
+from core.lab import metrics
 
 
 def _auroc_by_counting(normal, anomalous):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from core.models import BUILDERS, VAE, bernoulli_nll, build, decoder_of, encoder_of, kl_divergence
-from core.spec import KINDS, ModelSpec
+from core.lab.models import BUILDERS, VAE, bernoulli_nll, build, decoder_of, encoder_of, kl_divergence
+from core.lab.spec import KINDS, ModelSpec
 
 SPECS = {
     "lesson": ModelSpec("lesson"),
@@ -95,7 +95,7 @@ def test_save_load_round_trip(tmp_path, kind):
 
 
 def test_sampling_is_seeded():
-    from core.models import Sampling
+    from core.lab.models import Sampling
 
     mu, log_var = np.zeros((4, 2), np.float32), np.zeros((4, 2), np.float32)
     a = np.asarray(Sampling(seed=7)([mu, log_var]))

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from core import noise
 from core.errors import LatentLabError
+from core.lab import noise
 
 GREY = np.full((200, 28, 28), 0.5, dtype=np.float32)
 

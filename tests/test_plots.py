@@ -1,4 +1,4 @@
-"""core.plots builds its image grids' layout by hand (make_subplots is ~5x slower): the result must be
+"""core.figures.plots builds its image grids' layout by hand (make_subplots is ~5x slower): the result must be
 what make_subplots gives, checked against make_subplots itself."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from plotly.subplots import make_subplots
 
-from core.plots import _subplot_layout, image_grid, image_row
+from core.figures.plots import _subplot_layout, image_grid, image_row
 
 
 def _axes(layout: dict) -> dict:
@@ -60,7 +60,7 @@ def test_image_grid_names_each_row_on_its_first_axis():
 def test_vline_is_what_add_vline_adds(position):
     import plotly.graph_objects as go
 
-    from core.plots import _vline
+    from core.figures.plots import _vline
 
     reference = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]))
     reference.add_vline(x=0.4, line_color="black", line_dash="dash", annotation_text="t", annotation_position=position)
@@ -71,7 +71,7 @@ def test_vline_is_what_add_vline_adds(position):
 
 
 def test_score_histogram_marks_threshold_and_drawings():
-    from core.plots import score_histogram
+    from core.figures.plots import score_histogram
 
     rng = np.random.default_rng(0)
     fig = score_histogram(rng.random(500), rng.random(200) + 0.5, 0.7, "BCE", marks={"your drawing": 0.9}).to_dict()

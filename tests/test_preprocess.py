@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from core.errors import LatentLabError
-from core.preprocess import SIZE, centre_of_mass, from_canvas, mnist_style
+from core.lab.preprocess import SIZE, centre_of_mass, from_canvas, mnist_style
 
 
 def _canvas_with_bar(top, left, h, w, size=280):
@@ -46,7 +46,7 @@ def test_rejects_wrong_shapes():
 
 def test_mnist_digit_survives_unchanged_in_shape():
     """An MNIST digit is already MNIST-style: re-preprocessing it moves it by at most a pixel."""
-    from core.data import load_mnist
+    from core.lab.data import load_mnist
 
     x = load_mnist().x_test[:20].astype(np.float32) / 255
     diffs = [np.abs(mnist_style(d).image - d).mean() for d in x]

@@ -1,8 +1,8 @@
 import pytest
 
 from core.errors import LatentLabError
-from core.spec import KINDS, ModelSpec
-from core.zoo import SHIPPED, spec_named
+from core.lab.spec import KINDS, ModelSpec
+from core.lab.zoo import SHIPPED, spec_named
 
 
 def test_key_is_stable_and_canonical():
@@ -59,7 +59,7 @@ def test_lesson_spec_is_the_lesson_recipe():
 
 
 def test_architecture_revision_enters_the_key(monkeypatch):
-    from core import spec as spec_mod
+    from core.lab import spec as spec_mod
 
     assert set(spec_mod.ARCH_REVISION) == set(KINDS)
     before = ModelSpec("conv_ae").key

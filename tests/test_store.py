@@ -7,24 +7,24 @@ import threading
 import numpy as np
 import pytest
 
-from core import store as store_mod
 from core.errors import LatentLabError
-from core.store import ModelStore, read_record, save_entry
+from core.serving import store as store_mod
+from core.serving.store import ModelStore, read_record, save_entry
 
 pytestmark = pytest.mark.slow
 
 
 def _count_trainings(monkeypatch):
-    import core.training
+    import core.lab.training
 
     calls = []
-    real = core.training.train
+    real = core.lab.training.train
 
     def counting(spec, **kw):
         calls.append(spec.key)
         return real(spec, **kw)
 
-    monkeypatch.setattr(core.training, "train", counting)
+    monkeypatch.setattr(core.lab.training, "train", counting)
     return calls
 
 
@@ -109,12 +109,12 @@ def test_two_threads_one_training(tmp_path, tiny_spec, monkeypatch):
 
 
 def _child(cache, spec_dict, out):
-    import core.training
-    from core.spec import ModelSpec
+    import core.lab.training
+    from core.lab.spec import ModelSpec
 
     trained = []
-    real = core.training.train
-    core.training.train = lambda spec, **kw: trained.append(1) or real(spec, **kw)
+    real = core.lab.training.train
+    core.lab.training.train = lambda spec, **kw: trained.append(1) or real(spec, **kw)
     ModelStore(cache_dir=cache, assets_dir=cache / "none").get(ModelSpec.from_dict(spec_dict))
     out.put(len(trained))
 
@@ -133,7 +133,7 @@ def test_two_processes_one_training(tmp_path, tiny_spec):
 
 
 def test_save_entry_records_hash(tmp_path, tiny_spec):
-    from core.models import build
+    from core.lab.models import build
 
     rec = save_entry(tmp_path, tiny_spec, build(tiny_spec), {"train_seconds": 1.0})
     assert rec["sha256"] == store_mod.sha256_file(tmp_path / f"{tiny_spec.key}.keras")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import anomaly
-from core.data import load_mnist
-from core.preprocess import from_file
-from core.samples import photo_bytes, random_photo
+from core.lab import anomaly
+from core.lab.data import load_mnist
+from core.lab.preprocess import from_file
+from core.lab.samples import photo_bytes, random_photo
 
 N = 80  # digits; ~5 s to render and preprocess
 ONE_PIXEL_SHIFT_MAE = 0.065  # mean |x − x shifted by one column| over MNIST test digits (measured)
@@ -55,7 +55,7 @@ def test_photos_come_back_close_to_the_originals(photos):
 
 
 def test_reconstruction_errors_are_distributed_like_the_originals(photos, shipped_store):
-    from core.zoo import SHIPPED
+    from core.lab.zoo import SHIPPED
 
     x, idx, back = photos
     model = shipped_store.get(SHIPPED["conv_ae"])
@@ -67,6 +67,6 @@ def test_reconstruction_errors_are_distributed_like_the_originals(photos, shippe
 @pytest.fixture(scope="module")
 def shipped_store(tmp_path_factory):
     """The weights in assets/ and nothing else: no training, no user cache."""
-    from core.store import ASSETS_DIR, ModelStore
+    from core.serving.store import ASSETS_DIR, ModelStore
 
     return ModelStore(cache_dir=tmp_path_factory.mktemp("cache"), assets_dir=ASSETS_DIR, allow_training=False)

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageOps
 
-from core import preprocess as P
 from core.errors import LatentLabError
-from core.images import MAX_BYTES, WORK_SIDE, decode, upright
-from core.preprocess import SIZE, STEP_SIDE, centre_of_mass, from_canvas, from_file, mnist_style
+from core.lab import preprocess as P
+from core.lab.images import MAX_BYTES, WORK_SIDE, decode, upright
+from core.lab.preprocess import SIZE, STEP_SIDE, centre_of_mass, from_canvas, from_file, mnist_style
 
 ROOT = Path(__file__).resolve().parent.parent
 ONE_PIXEL_SHIFT_MAE = 0.065  # mean |x − x shifted by one column| over MNIST test digits (tests/test_upload_fidelity.py)
@@ -326,7 +326,7 @@ def test_any_array_gives_an_image_or_a_clear_error(h, w, seed):
 
 
 def test_samples_are_what_the_generator_makes(tmp_path):
-    from core.samples import SAMPLES, SAMPLES_DIR, write_samples
+    from core.lab.samples import SAMPLES, SAMPLES_DIR, write_samples
 
     write_samples(tmp_path)
     for name in SAMPLES:
@@ -340,8 +340,8 @@ def test_samples_are_what_the_generator_makes(tmp_path):
 
 
 def test_samples_come_back_as_their_mnist_digits():
-    from core.data import load_mnist
-    from core.samples import SAMPLE_DIGITS, SAMPLES, SAMPLES_DIR
+    from core.lab.data import load_mnist
+    from core.lab.samples import SAMPLE_DIGITS, SAMPLES, SAMPLES_DIR
 
     x = load_mnist().x_test.astype(np.float32) / 255.0
     for name in SAMPLES:

@@ -8,11 +8,12 @@ reruns only that panel (metrics, confusion matrix, histogram line, ROC point), n
 import numpy as np
 import streamlit as st
 
-from core import anomaly, infer, latent, metrics
 from core.errors import LatentLabError
-from core.latent_plots import tiles_figure
-from core.plots import confusion_figure, roc_figure, score_histogram
-from core.zoo import ONE_CLASS_TEMPLATE, SHIPPED
+from core.figures.latent_map import tiles_figure
+from core.figures.plots import confusion_figure, roc_figure, score_histogram
+from core.lab import anomaly, latent, metrics
+from core.lab.zoo import ONE_CLASS_TEMPLATE, SHIPPED
+from core.serving import infer
 from views.common import (
     USER_DIGIT_KEY,
     freeze_after_warm_up,
@@ -24,7 +25,7 @@ from views.common import (
 )
 
 ALL_DIGIT_MODELS = ("conv_ae", "lesson", "vae_2d", "vae_16")
-ONE_CLASS = "one_class"  # the shipped one-class VAE of the chosen digit (core.zoo.one_class_spec)
+ONE_CLASS = "one_class"  # the shipped one-class VAE of the chosen digit (core.lab.zoo.one_class_spec)
 GALLERY = 8
 
 
@@ -154,7 +155,7 @@ with st.sidebar:
     anomaly_set = st.selectbox("Anomalies", sets, format_func=anomaly.ANOMALY_SETS.get, key="an_set")
     is_vae = _is_vae(model_name)
     score_kind = st.selectbox("Score", [k for k in anomaly.SCORES if is_vae or k != "neg_elbo"],
-                              index=1 if digit is not None else 0,  # MSE separates digits best (see core.zoo)
+                              index=1 if digit is not None else 0,  # MSE separates digits best (see core.lab.zoo)
                               format_func=anomaly.SCORE_LABELS.get, key="an_score")
 
 user_mark = None  # (name, score) of the user's latest drawing or upload, marked on the histogram

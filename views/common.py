@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from core.errors import LatentLabError
-from core.zoo import SHIPPED, TITLES, spec_named
+from core.lab.zoo import SHIPPED, TITLES, spec_named
 
 USER_DIGIT_KEY = "user_digit"  # session key: the latest 28×28 input the user drew or uploaded
 
@@ -19,7 +19,7 @@ USER_DIGIT_KEY = "user_digit"  # session key: the latest 28×28 input the user d
 def model_store():
     """The server's one ModelStore. Every page that uses a model comes here first, so this is also
     where Streamlit's post-run Keras clean-up is switched off, once per process (see below)."""
-    from core.store import ModelStore
+    from core.serving.store import ModelStore
 
     _keep_keras_state_between_runs()
     # New models get their test metrics measured once, so the Training lab's list can show them.
@@ -29,7 +29,7 @@ def model_store():
 @st.cache_resource(show_spinner=False)
 def job_board():
     """The server's training jobs (one thread per spec, shared by every session)."""
-    from core.jobs import JobBoard
+    from core.serving.jobs import JobBoard
 
     return JobBoard(model_store())
 
@@ -88,7 +88,7 @@ def warm_up_in_background():
 
 def trained_models() -> dict[str, object]:
     """Models users trained on this server (Training lab), label → spec, newest first."""
-    from core.spec import ModelSpec
+    from core.lab.spec import ModelSpec
 
     specs = [ModelSpec.from_dict(r["spec"]) for r in model_store().entries(include_shipped=False)]
     return {f"{s.label} ({s.key[:6]})": s for s in specs}
@@ -130,9 +130,9 @@ def shipped_model(name: str):
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def compiled(_model, key: str):
-    """`core.infer.Compiled` for a loaded model, once per server; `key` names the model (its spec key,
+    """`core.serving.infer.Compiled` for a loaded model, once per server; `key` names the model (its spec key,
     or a shipped name), since the model itself is not hashed. For pages that call a model per rerun."""
-    from core.infer import Compiled
+    from core.serving.infer import Compiled
 
     return Compiled(_model)
 
@@ -151,7 +151,7 @@ def model_named(name: str):
 @st.cache_resource(show_spinner="Loading the one-class model…")
 def one_class_model(digit: int):
     """The autoencoder trained on digit `digit` alone (shared by every session)."""
-    from core.zoo import one_class_spec
+    from core.lab.zoo import one_class_spec
 
     return _freeze_long_lived(model_store().get(one_class_spec(digit)))
 
@@ -159,7 +159,7 @@ def one_class_model(digit: int):
 @st.cache_data(show_spinner=False)
 def mnist_test_digit(index: int) -> tuple[np.ndarray, int]:
     """MNIST test image `index` as float32 (28, 28) in [0, 1], and its label."""
-    from core.data import load_mnist
+    from core.lab.data import load_mnist
 
     mnist = load_mnist()
     if not 0 <= index < len(mnist.x_test):

@@ -1,17 +1,17 @@
 """Denoising lab: corrupt a digit, and compare a plain AE with a denoising AE at cleaning it.
 
 A rerun (noise level, type, seed, digit) corrupts one image and cleans it with each model: the models
-run as compiled graphs (`views.common.compiled`), PSNR/SSIM as one traced graph (core.denoise), and
+run as compiled graphs (`views.common.compiled`), PSNR/SSIM as one traced graph (core.lab.denoise), and
 what depends only on the noise type and level (the sweeps, their chart, the transfer table) is cached
 for the server."""
 
 import numpy as np
 import streamlit as st
 
-from core.denoise import SWEEP_LEVELS, denoise_one, psnr_label, psnr_sweep, transfer_table
 from core.errors import LatentLabError
-from core.plots import image_row, psnr_sweep_figure
-from core.zoo import spec_named
+from core.figures.plots import image_row, psnr_sweep_figure
+from core.lab.denoise import SWEEP_LEVELS, denoise_one, psnr_label, psnr_sweep, transfer_table
+from core.lab.zoo import spec_named
 from views.common import (
     USER_DIGIT_KEY,
     compiled,

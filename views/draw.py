@@ -3,7 +3,7 @@
 Made for speed (the aim: a stroke answered on screen within 200 ms at p95 on a 2-core server;
 bench/bench_draw_latency.py measures it): our own pad (views/canvas) sends the
 drawing on pointer-up; one `st.fragment` holds the pad, the options and the results, so a stroke
-reruns only that; the shipped models run from numpy forward packs (core.forward: no TensorFlow, so a
+reruns only that; the shipped models run from numpy forward packs (core.serving.forward: no TensorFlow, so a
 fresh server answers within seconds), Training-lab models as compiled graphs (never `predict`);
 results are cached per drawing (Undo and Redo revisit drawings); images go out as raw bytes to a
 light strip.
@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from core.errors import LatentLabError
-from core.preprocess import from_canvas_ink
+from core.lab.preprocess import from_canvas_ink
 from views.canvas import draw_pad, image_strip, ink_from_drawing
 from views.common import (
     compiled,
@@ -32,10 +32,10 @@ MODELS = ("lesson", "conv_ae", "vae_2d")
 
 @st.cache_resource(show_spinner="Loading the models…")
 def _shipped_models(_store) -> dict:
-    """name → the shipped model as a callable, once per server: its numpy forward pack (core.forward;
+    """name → the shipped model as a callable, once per server: its numpy forward pack (core.serving.forward;
     read in ~20 ms, no TensorFlow, ~0.1–1.5 ms a digit), or, if the pack is missing or stale, the Keras
     model as a compiled graph (which imports TensorFlow: seconds on a fresh server)."""
-    from core.zoo import spec_named
+    from core.lab.zoo import spec_named
 
     models = {}
     for name in MODELS:
@@ -46,9 +46,9 @@ def _shipped_models(_store) -> dict:
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _reconstructions(x: np.ndarray, names: tuple[str, ...], extra: tuple) -> list:
-    """x (28, 28) → `core.compare.Reconstruction`s from the shipped models `names` and the
+    """x (28, 28) → `core.lab.compare.Reconstruction`s from the shipped models `names` and the
     Training-lab models `extra` ((label, spec) pairs), in that order."""
-    from core.compare import reconstruct_all
+    from core.lab.compare import reconstruct_all
 
     shipped = _shipped_models(model_store())
     models = {title(n): shipped[n] for n in names}

@@ -54,7 +54,7 @@ Students can open the same address on their own laptops or phones; each gets the
     )
 
 with st.expander("The models on this server"):
-    from core.zoo import SHIPPED
+    from core.lab.zoo import SHIPPED
     from views.common import model_store, title
 
     rows = []

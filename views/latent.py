@@ -13,9 +13,9 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from core import latent
 from core.errors import LatentLabError
-from core.zoo import SHIPPED
+from core.lab import latent
+from core.lab.zoo import SHIPPED
 from views.common import (
     USER_DIGIT_KEY,
     freeze_after_warm_up,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import latent
-from core.data import load_mnist, to_float
-from core.latent_plots import CLICK_GRID, beta_figure, explorer_figure, tiles_figure
-from core.spec import ModelSpec
-from core.zoo import SHIPPED
+from core.figures.latent_map import CLICK_GRID, beta_figure, explorer_figure, tiles_figure
+from core.lab import latent
+from core.lab.data import load_mnist, to_float
+from core.lab.spec import ModelSpec
+from core.lab.zoo import SHIPPED
 from views.common import model_for, model_store, read_only, title
 
 VAES = {0.25: "vae_2d_beta0.25", 1.0: "vae_2d", 4.0: "vae_2d_beta4"}  # β → shipped 2-D VAE
@@ -77,7 +77,7 @@ def test_decodes(spec) -> np.ndarray:
 def image_code(spec, image_bytes: bytes) -> tuple[float, float]:
     """The code of a digit (28×28 float32, as bytes: a plain hashable key): the user's drawing on the
     maps, an interpolation end. One encoder call per image and model, not one per rerun."""
-    from core import infer  # lazily: only when the user has drawn something
+    from core.serving import infer  # lazily: only when the user has drawn something
 
     z = infer.encode(model_for(spec), np.frombuffer(image_bytes, np.float32).reshape(28, 28))[0]
     return float(z[0]), float(z[1])

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from core.errors import LatentLabError
-from core.plots import image_grid, loss_curves
-from core.presets import PRESETS
-from core.spec import KINDS, ModelSpec
+from core.figures.plots import image_grid, loss_curves
+from core.lab.presets import PRESETS
+from core.lab.spec import KINDS, ModelSpec
 from views.common import job_board, model_store
 
 KIND_LABELS = {"lesson": "Lesson dense AE", "conv_ae": "Convolutional AE", "ae_2d": "Convolutional AE (2-D code)",

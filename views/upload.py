@@ -11,14 +11,15 @@ import textwrap
 import numpy as np
 import streamlit as st
 
-from core import anomaly, infer, metrics
-from core.compare import reconstruct_all
-from core.data import load_mnist, to_float
 from core.errors import LatentLabError
-from core.images import EXTENSIONS, MAX_MB
-from core.plots import image_row, latent_map, reference_histogram
-from core.preprocess import Outcome, preprocess_many
-from core.samples import SAMPLES, SAMPLES_DIR
+from core.figures.plots import image_row, latent_map, reference_histogram
+from core.lab import anomaly, metrics
+from core.lab.compare import reconstruct_all
+from core.lab.data import load_mnist, to_float
+from core.lab.images import EXTENSIONS, MAX_MB
+from core.lab.preprocess import Outcome, preprocess_many
+from core.lab.samples import SAMPLES, SAMPLES_DIR
+from core.serving import infer
 from views.common import (
     compiled,
     freeze_after_warm_up,

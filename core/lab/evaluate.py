@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core import anomaly, infer, metrics, noise
-from core.data import load_fashion_mnist, load_mnist, to_float
-from core.spec import ModelSpec
+from core.lab import anomaly, metrics, noise
+from core.lab.data import load_fashion_mnist, load_mnist, to_float
+from core.lab.spec import ModelSpec
+from core.serving import infer
 
 NOISE_EVAL_SEED = 1234  # fixed so the PSNR figure is the same on every run
 

@@ -9,7 +9,7 @@ Resolution order for `ModelStore.get(spec)`:
 Each entry is two files named by `spec.key`: ``<key>.keras`` (the model, without optimizer state)
 and ``<key>.json`` (the record: spec, sha256 of the .keras file, data fingerprint, training time,
 metrics). Some entries also have ``<key>.forward.npz``, the model's reconstruction pass for numpy
-(`core.forward`; `ModelStore.forward` loads it without TensorFlow). The record is written last and names the weights' hash, so a missing, partial or corrupt
+(`core.serving.forward`; `ModelStore.forward` loads it without TensorFlow). The record is written last and names the weights' hash, so a missing, partial or corrupt
 file is detected before loading and the entry is rebuilt, never loaded half-way. Writes go to a
 temporary file in the same directory and are renamed into place (atomic on POSIX). A file lock per
 key makes two processes asking for the same spec train it once; a thread lock does the same for
@@ -31,11 +31,11 @@ from pathlib import Path
 import filelock
 
 from core.errors import LatentLabError
-from core.spec import ModelSpec
+from core.lab.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "models"
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
 CACHE_ENV = "LATENT_LAB_CACHE"
 FORWARD_SUFFIX = ".forward.npz"
 LOCK_TIMEOUT_S = 3600  # a waiting process gives up after an hour (longest training we run is minutes)
@@ -72,7 +72,7 @@ def save_entry(directory: Path, spec: ModelSpec, model, record: dict) -> dict:
     """Write `model` and its record atomically under `directory`; returns the full record."""
     import keras
 
-    from core.models import export_copy
+    from core.lab.models import export_copy
 
     weights = directory / f"{spec.key}.keras"
     # Save an uncompiled copy: no optimizer state (3x smaller), and nothing needed at inference.
@@ -91,7 +91,7 @@ def save_entry(directory: Path, spec: ModelSpec, model, record: dict) -> dict:
 
 def write_forward_pack(directory: Path, spec: ModelSpec, model, record: dict) -> Path:
     """Export `model`'s numpy forward pack beside its entry (the record names the .keras file's hash)."""
-    from core import forward
+    from core.serving import forward
 
     path = directory / f"{spec.key}{FORWARD_SUFFIX}"
     pack = forward.export(model, record["sha256"])
@@ -119,7 +119,7 @@ def load_entry(directory: Path, spec: ModelSpec):
     """Load a verified entry with Keras safe mode (no arbitrary code from the file)."""
     import keras
 
-    import core.models  # noqa: F401 - registers the custom VAE classes for deserialisation
+    import core.lab.models  # noqa: F401 - registers the custom VAE classes for deserialisation
 
     return keras.saving.load_model(directory / f"{spec.key}.keras", compile=False, safe_mode=True)
 
@@ -135,7 +135,7 @@ class ModelStore:
         # Test metrics in each new record (a few seconds per model): what the app's model list shows.
         self.evaluate_after_training = evaluate_after_training
         self._models: dict[str, object] = {}
-        self._forwards: dict[str, object] = {}  # key → core.forward.ForwardPass
+        self._forwards: dict[str, object] = {}  # key → core.serving.forward.ForwardPass
         # Not the per-key locks: a thread loading a Keras model holds its key's lock for seconds (the
         # first load imports TensorFlow), and reading a pack (milliseconds) must not wait for that.
         self._forward_lock = threading.Lock()
@@ -207,7 +207,7 @@ class ModelStore:
     def get(self, spec: ModelSpec, on_progress=None, should_stop=None, **train_options):
         """The trained model for `spec`, training it (once, across threads and processes) if needed.
 
-        `train_options` (validation, watch, per_step) go to `core.training.train`. Returns None only
+        `train_options` (validation, watch, per_step) go to `core.lab.training.train`. Returns None only
         if training was cancelled through `should_stop`.
         """
         model = self._models.get(spec.key)
@@ -227,9 +227,9 @@ class ModelStore:
             return model
 
     def forward(self, spec: ModelSpec):
-        """The model's numpy reconstruction pass (`core.forward.ForwardPass`) if its entry ships a
+        """The model's numpy reconstruction pass (`core.serving.forward.ForwardPass`) if its entry ships a
         current forward pack, else None (then use `get`). Never imports TensorFlow or trains."""
-        from core.forward import ForwardPass
+        from core.serving.forward import ForwardPass
 
         if spec.key in self._forwards:
             return self._forwards[spec.key]
@@ -247,7 +247,7 @@ class ModelStore:
     def _train_locked(self, spec, on_progress, should_stop, train_options):
         if not self.allow_training:
             raise LatentLabError(f"no trained weights for {spec.label} (key {spec.key}) and training is disabled")
-        from core.training import train
+        from core.lab.training import train
 
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(str(self.cache_dir / f"{spec.key}.lock"), timeout=LOCK_TIMEOUT_S):
@@ -260,7 +260,7 @@ class ModelStore:
             record = {"train_seconds": round(result.seconds, 2), "history": result.history,
                       "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             if self.evaluate_after_training:
-                from core.evaluate import evaluate
+                from core.lab.evaluate import evaluate
 
                 record["metrics"] = evaluate(result.model, spec)
             record = save_entry(self.cache_dir, spec, result.model, record)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import infer, noise
-from core.data import load_mnist, to_float
 from core.errors import LatentLabError
+from core.lab import noise
+from core.lab.data import load_mnist, to_float
+from core.serving import infer
 
 # Levels shown on the sweep chart for each noise type (σ, rate, or erased fraction).
 SWEEP_LEVELS: dict[str, tuple[float, ...]] = {

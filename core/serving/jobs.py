@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.errors import LatentLabError
-from core.spec import ModelSpec
-from core.training import Progress
+from core.lab.spec import ModelSpec
+from core.lab.training import Progress
 
 STATES = ("running", "done", "cancelled", "failed")
 WATCH_COUNT = 8  # test digits whose reconstructions are shown after each epoch
@@ -111,7 +111,7 @@ class JobBoard:
 
 def _watch_and_validation() -> tuple[np.ndarray, np.ndarray]:
     """The first WATCH_COUNT test digits (one of each class where possible) and a validation set."""
-    from core.data import load_mnist, to_float
+    from core.lab.data import load_mnist, to_float
 
     mnist = load_mnist()
     firsts = [int(np.flatnonzero(mnist.y_test == d)[0]) for d in range(WATCH_COUNT)]

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from core.data import load_mnist, to_float
 from core.errors import LatentLabError
-from core.models import build
-from core.spec import ModelSpec
+from core.lab.data import load_mnist, to_float
+from core.lab.models import build
+from core.lab.spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def _validation_dataset(spec: ModelSpec, x: np.ndarray):
     """Held-out images in the same (input, target) form as training; fixed noise for denoisers."""
     import tensorflow as tf
 
-    from core.noise import gaussian
+    from core.lab.noise import gaussian
 
     if spec.is_vae:
         ds = tf.data.Dataset.from_tensor_slices(x)

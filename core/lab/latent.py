@@ -43,7 +43,7 @@ class Codes:
 
 
 def has_2d_code(spec) -> bool:
-    """True if the model of `spec` (a `core.spec.ModelSpec`) codes a digit as a point (z₁, z₂), so it
+    """True if the model of `spec` (a `core.lab.spec.ModelSpec`) codes a digit as a point (z₁, z₂), so it
     can be drawn as a latent map: a VAE or plain AE with latent_dim 2. The denoiser's code is a
     (7, 7, latent_dim) feature map, not a vector, whatever its latent_dim."""
     return spec.kind != "denoise" and spec.latent_dim == 2
@@ -51,8 +51,8 @@ def has_2d_code(spec) -> bool:
 
 def test_codes(model, x: np.ndarray, labels: np.ndarray) -> Codes:
     """Encode images x (N, 28, 28[, 1]) in [0, 1]. VAEs keep the spread of q(z|x) as well."""
-    from core import infer
-    from core.models import VAE
+    from core.lab.models import VAE
+    from core.serving import infer
 
     if isinstance(model, VAE):
         z_mean, z_log_var = infer.encode_gaussian(model, x)
@@ -241,13 +241,13 @@ def endpoint_code(endpoint: Endpoint, model, model_name: str) -> np.ndarray:
         return np.asarray(endpoint.z, np.float32)
     if endpoint.image is None:
         raise LatentLabError(f"{endpoint.label} has neither an image nor a point")
-    from core import infer
+    from core.serving import infer
 
     return infer.encode(model, endpoint.image)[0]
 
 
 class Decoder:
-    """A model's decoder as one compiled TensorFlow graph (what `core.infer.Compiled` is for the whole
+    """A model's decoder as one compiled TensorFlow graph (what `core.serving.infer.Compiled` is for the whole
     model): codes (M, D) float32 → images (M, 28, 28, 1). For pages that decode a few points per
     rerun: on the 2-core server the 2-D VAE's decoder takes ~7 ms eagerly for 10 points and the
     2-D conv AE's ~19 ms, the graph 2–4 ms. The first call traces it (~0.1 s). `decode_points`
@@ -256,7 +256,7 @@ class Decoder:
     def __init__(self, model) -> None:
         import tensorflow as tf
 
-        from core.models import decoder_of
+        from core.lab.models import decoder_of
 
         decoder = decoder_of(model)
         code_shape = tuple(decoder.inputs[0].shape[1:])  # (D,): one signature, any batch size
@@ -270,7 +270,7 @@ class Decoder:
 def decode_points(model, z: np.ndarray) -> np.ndarray:
     """Decode latent points of any leading shape (..., 2) → images (..., 28, 28) in [0, 1]. `model`
     is a model or its compiled `Decoder`."""
-    from core import infer
+    from core.serving import infer
 
     z = np.asarray(z, np.float32)
     flat = z.reshape(-1, z.shape[-1])  # (M, D)
@@ -375,8 +375,8 @@ def terms_from_metrics(beta: float, metrics: dict | None) -> ElboTerms | None:
 
 
 def measure_terms(vae, beta: float, x: np.ndarray) -> ElboTerms:
-    """The terms measured on images x, one seeded sample z ~ q(z|x) each (as core.evaluate does)."""
-    from core import infer
+    """The terms measured on images x, one seeded sample z ~ q(z|x) each (as core.lab.evaluate does)."""
+    from core.serving import infer
 
     rec, kl = infer.neg_elbo(vae, x)
     return ElboTerms(float(beta), float(np.mean(rec)), float(np.mean(kl)))

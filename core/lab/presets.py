@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.spec import ModelSpec
+from core.lab.spec import ModelSpec
 
 PRESETS: dict[str, ModelSpec] = {
     # Measured with bench/bench_quick_preset.py on the 2-core course VM (start → evaluated and saved):

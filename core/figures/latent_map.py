@@ -1,6 +1,6 @@
 """Plotly figures for the latent-space explorer. They return figures and never call Streamlit.
 
-Digits are coloured with `core.plots.DIGIT_COLOURS` (Okabe–Ito's eight colour-blind-safe colours
+Digits are coloured with `core.figures.plots.DIGIT_COLOURS` (Okabe–Ito's eight colour-blind-safe colours
 plus Paul Tol's wine and grey), the same colours the Upload page's latent map uses.
 """
 
@@ -10,8 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core import latent
-from core.plots import DIGIT_COLOURS, OKABE_ITO
+from core.figures.plots import DIGIT_COLOURS, OKABE_ITO
+from core.lab import latent
 
 CLICK_GRID = 40  # invisible click targets per axis: ~10 px apart on a ~400 px map, so every click is within
 # plotly's 20 px hover distance of one (denser grids cost click time: plotly restyles every point)
@@ -73,7 +73,7 @@ def explorer_figure(z: np.ndarray, labels: np.ndarray, box: tuple[tuple[float, f
 def tiles_figure(image: np.ndarray, x_ticks: tuple[np.ndarray, list[str]] | None = None,
                  y_ticks: tuple[np.ndarray, list[str]] | None = None, x_title: str = "", y_title: str = "",
                  height: int = 520, scale: int = 2) -> go.Figure:
-    """A large tiled image (from `core.latent.tile`) sent as one PNG, with optional axis ticks at
+    """A large tiled image (from `core.lab.latent.tile`) sent as one PNG, with optional axis ticks at
     tile centres (pixel positions, labels): a 20×20 grid is ~30 kB instead of a 360 000-cell heatmap."""
     image = np.asarray(image, np.float32)
     h, w = image.shape
@@ -96,7 +96,7 @@ def tiles_figure(image: np.ndarray, x_ticks: tuple[np.ndarray, list[str]] | None
 def beta_figure(terms: list, current: float | None = None) -> go.Figure:
     """Mean test reconstruction and KL (nats/image) per β, side by side; `current` β in a strong colour.
 
-    `terms`: `core.latent.ElboTerms`, one per VAE."""
+    `terms`: `core.lab.latent.ElboTerms`, one per VAE."""
     terms = sorted(terms, key=lambda t: t.beta)
     labels = [f"β = {t.beta:g}" for t in terms]
     colours = [OKABE_ITO[5] if t.beta == current else "#a6c8e0" for t in terms]

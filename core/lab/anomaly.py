@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import infer, metrics
-from core.data import load_fashion_mnist, load_mnist, to_float
 from core.errors import LatentLabError
-from core.models import VAE
+from core.lab import metrics
+from core.lab.data import load_fashion_mnist, load_mnist, to_float
+from core.lab.models import VAE
+from core.serving import infer
 
 SCORES = ("bce", "mse", "neg_elbo")
 SCORE_LABELS = {"bce": "reconstruction BCE per pixel", "mse": "reconstruction MSE per pixel", "neg_elbo": "−ELBO (nats/image)"}

@@ -16,7 +16,7 @@ from core.errors import LatentLabError
 
 KINDS = ("lesson", "conv_ae", "ae_2d", "denoise", "vae")
 SCHEDULES = ("constant", "cosine")
-# Architecture revision of each kind's builder (core.models). Bump it whenever a builder changes
+# Architecture revision of each kind's builder (core.lab.models). Bump it whenever a builder changes
 # what it builds: the revision enters `ModelSpec.key`, so weights made by older code are never
 # loaded into (or mistaken for) the new architecture. Revision 1 is left out of the hash.
 ARCH_REVISION = {"lesson": 1, "conv_ae": 1, "ae_2d": 1, "denoise": 3, "vae": 1}
@@ -27,7 +27,7 @@ VAE_KINDS = ("vae",)
 class ModelSpec:
     """Everything that determines a trained model.
 
-    kind          one of `KINDS` (see `core.models.BUILDERS`)
+    kind          one of `KINDS` (see `core.lab.models.BUILDERS`)
     latent_dim    size of the code z
     beta          weight of the KL term (VAEs only; 1.0 is the true ELBO)
     noise_factor  std of the Gaussian noise added to training inputs (denoising AE only)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.models import VAE, decoder_of, encoder_of
+from core.lab.models import VAE, decoder_of, encoder_of
 
 BATCH = 1000  # large enough to amortise per-call overhead, small enough to keep memory flat
 
@@ -23,7 +23,7 @@ class Compiled:
     """
 
     def __init__(self, model) -> None:
-        import tensorflow as tf  # Keras's backend (already imported by core.models)
+        import tensorflow as tf  # Keras's backend (already imported by core.lab.models)
 
         self.model = model
         # One signature, (batch, 28, 28, 1) float32, so any batch size reuses the one trace.
@@ -86,7 +86,7 @@ def neg_elbo(model: VAE, x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.n
 
     −ELBO = reconstruction_loss + kl_loss (β does not enter: this is the true bound).
     """
-    from core.models import Sampling, bernoulli_nll, kl_divergence
+    from core.lab.models import Sampling, bernoulli_nll, kl_divergence
 
     x = _as_batch(x)
     sampler = Sampling(seed)  # a fresh seeded sampler: the same numbers every time it is asked

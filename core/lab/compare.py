@@ -1,7 +1,7 @@
 """Reconstruct one input with several models and score each: what the Draw page shows.
 
-The models are anything called like a Keras model on (1, 28, 28, 1): Keras models, `core.infer.Compiled`
-graphs, or `core.forward.ForwardPass` (numpy). This module imports neither Keras nor TensorFlow, so
+The models are anything called like a Keras model on (1, 28, 28, 1): Keras models, `core.serving.infer.Compiled`
+graphs, or `core.serving.forward.ForwardPass` (numpy). This module imports neither Keras nor TensorFlow, so
 the Draw page can answer from numpy packs before TensorFlow has loaded.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core import metrics
+from core.lab import metrics
 
 
 @dataclass(frozen=True)

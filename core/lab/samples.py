@@ -5,7 +5,7 @@ A "photo" is the digit upscaled (bicubic), inverted to dark ink on light paper, 
 on a larger sheet, blurred a little (focus), lit unevenly, with sensor noise, a warm paper tint and
 JPEG compression. Everything is drawn from a seeded generator, so the same call gives the same file.
 
-`python -m core.samples` rewrites assets/samples/ (a few kB each; nothing is downloaded).
+`python -m core.lab.samples` rewrites assets/samples/ (a few kB each; nothing is downloaded).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"
 PAPER_TINT = np.array([1.0, 0.97, 0.90], dtype=np.float32)  # warm office light on white paper (R, G, B)
 
 
@@ -113,7 +113,7 @@ SAMPLE_DIGITS = {  # the MNIST test index each sample shows: 0 is a 7, 1 a 2, 4 
 
 def write_samples(directory: Path = SAMPLES_DIR) -> list[Path]:
     """Render every sample in SAMPLES into `directory`, with an index.json of what each shows."""
-    from core.data import load_mnist
+    from core.lab.data import load_mnist
 
     x = load_mnist().x_test.astype(np.float32) / 255.0
     directory.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ The steps, each kept as a (small) image so the pages can show what happened:
    so that the ink's centre of mass sits at pixel (14, 14) → float32 in [0, 1], ink = 1.
 
 (Measured on the MNIST test set: the mean centre of mass is (13.99, 14.01), bounding boxes are at
-most 20 pixels tall or wide.) Decoding files safely is core/images.py's job.
+most 20 pixels tall or wide.) Decoding files safely is core/lab/images.py's job.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from core.errors import LatentLabError
-from core.images import ORIENTATION_NAMES, Decoded, decode, upright
+from core.lab.images import ORIENTATION_NAMES, Decoded, decode, upright
 
 log = logging.getLogger(__name__)
 

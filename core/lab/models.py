@@ -17,7 +17,7 @@ import keras
 from keras import layers, ops
 
 from core.errors import LatentLabError
-from core.spec import KINDS, ModelSpec
+from core.lab.spec import KINDS, ModelSpec
 
 IMAGE_SHAPE = (28, 28, 1)
 PACKAGE = "latent_lab"
@@ -119,7 +119,7 @@ def build_denoise(spec: ModelSpec) -> keras.Model:
     A dense bottleneck forces the model to redraw the digit from a summary and loses stroke
     detail (measured: the conv AE's 32-D code gave 18.9 dB PSNR at σ = 0.5); a spatial code keeps
     where the strokes are, while the stride-2 layers still average the noise away. It is trained on
-    noisy inputs (`spec.noise_factor`) with clean targets by `core.training`.
+    noisy inputs (`spec.noise_factor`) with clean targets by `core.lab.training`.
 
     Revision 3, chosen by measurement (mean test PSNR at σ = 0.5 after the same 2-epoch cosine run,
     seconds per epoch on this 2-core CPU): revision 2 (16/32 filters down, 16/8 up, no BatchNorm)
@@ -291,7 +291,7 @@ BUILDERS: dict[str, Callable[[ModelSpec], keras.Model]] = {
     "denoise": build_denoise,
     "vae": build_vae,
 }
-assert set(BUILDERS) == set(KINDS), "every kind in core.spec.KINDS needs a builder"
+assert set(BUILDERS) == set(KINDS), "every kind in core.lab.spec.KINDS needs a builder"
 
 
 def _optimizer(spec: ModelSpec, steps_per_epoch: int) -> keras.optimizers.Optimizer:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from core.errors import LatentLabError
-from core.spec import ModelSpec
+from core.lab.spec import ModelSpec
 
 SHIPPED: dict[str, ModelSpec] = {
     # The lesson's code, unchanged: dense 64-32-16, Adam(1e-3), BCE, batch 256, 10 epochs.
@@ -34,7 +34,7 @@ TITLES = {
 }
 
 
-# Shipped models that also ship a numpy forward pack (core.forward): the Draw page's three, so a
+# Shipped models that also ship a numpy forward pack (core.serving.forward): the Draw page's three, so a
 # fresh server answers the first stroke without waiting seconds for TensorFlow to import.
 FORWARD_PACKED = ("lesson", "conv_ae", "vae_2d")
 

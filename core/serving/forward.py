@@ -10,7 +10,7 @@ A pack is exported from the Keras model (`export`, needs Keras) and names the sh
 file it came from, so a stale pack is never used. tests/test_forward.py checks that every layer kind
 here matches Keras to float32 precision, and test_shipped that each shipped pack matches its model.
 
-Supported: the layer kinds `core.models` builds (InputLayer, Flatten, Reshape, Dense, Conv2D,
+Supported: the layer kinds `core.lab.models` builds (InputLayer, Flatten, Reshape, Dense, Conv2D,
 Conv2DTranspose, BatchNormalization, ReLU, Activation) in single-input chains, which covers every
 autoencoder here: the encoder (for a VAE, its ``z_mean`` head, as `VAE.call` does) then the decoder.
 Anything else raises `LatentLabError` at export, naming the layer.
@@ -98,9 +98,9 @@ def _op(layer) -> tuple[dict, list[np.ndarray]]:
 
 
 def export(model, source_sha256: str) -> dict[str, np.ndarray]:
-    """The forward pack of an autoencoder from `core.models` (arrays for `np.savez`). `source_sha256`:
+    """The forward pack of an autoencoder from `core.lab.models` (arrays for `np.savez`). `source_sha256`:
     the hash of the `.keras` file the model was saved to, so `ForwardPass.load` can tell a stale pack."""
-    from core.models import decoder_of, encoder_of
+    from core.lab.models import decoder_of, encoder_of
 
     ops, arrays = [], {}
     for layer in _chain(encoder_of(model), output_index=0) + _chain(decoder_of(model)):
@@ -168,7 +168,7 @@ def conv2d_transpose(x: np.ndarray, kernel: np.ndarray, strides, padding: str) -
 class ForwardPass:
     """`model(x, training=False)` of an exported autoencoder, in numpy: x (B, 28, 28, 1) → x̂ (B, 28, 28, 1).
 
-    Callable like the Keras model, so `core.infer.reconstruct` and `core.compare` take it as one."""
+    Callable like the Keras model, so `core.serving.infer.reconstruct` and `core.lab.compare` take it as one."""
 
     def __init__(self, ops: list[dict], arrays: dict[str, np.ndarray]):
         self.ops = ops
