@@ -3,7 +3,7 @@
     python -m core train --all                 # (re)train every shipped model into assets/models
     python -m core train --kind vae --latent-dim 2 --epochs 5    # one spec, into the user cache
     python -m core evaluate [--json FILE]      # metrics table for the shipped models
-    python -m core export-forward              # rewrite the numpy forward packs of FORWARD_PACKED
+    python -m core export-forward              # rewrite the numpy forward packs of FAST_PATH
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.errors import LatentLabError
 from core.lab.spec import KINDS, SCHEDULES, ModelSpec
-from core.lab.zoo import FORWARD_PACKED, SHIPPED, all_shipped
+from core.lab.zoo import FAST_PATH, SHIPPED, all_shipped
 from core.serving.store import ASSETS_DIR, FORWARD_SUFFIX, ModelStore, sha256_file, write_forward_pack
 
 MANIFEST = ASSETS_DIR.parent / "manifest.json"
@@ -51,7 +51,7 @@ def _train_one(name: str, spec: ModelSpec, out: Path) -> dict:
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     full = ModelStore(cache_dir=out, assets_dir=out).put(spec, result.model, record, directory=out)
-    if name in FORWARD_PACKED:
+    if name in FAST_PATH:
         print(f"  forward pack: {write_forward_pack(out, spec, result.model, full)}", flush=True)
     return full
 
@@ -102,7 +102,7 @@ def cmd_export_forward(args) -> None:
     """Rewrite the numpy forward packs (core.serving.forward) of shipped models from their stored weights."""
     out = Path(args.out) if args.out else ASSETS_DIR
     store = ModelStore(cache_dir=out, assets_dir=out, allow_training=False)
-    for name in args.name or FORWARD_PACKED:
+    for name in args.name or FAST_PATH:
         spec = all_shipped()[name]
         path = write_forward_pack(out, spec, store.get(spec), store.record(spec))
         print(f"{name}: {path}")
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     e.set_defaults(func=cmd_evaluate)
 
     f = sub.add_parser("export-forward", help="rewrite the numpy forward packs of shipped models")
-    f.add_argument("--name", action="append", choices=list(all_shipped()), help=f"only this model (default: {', '.join(FORWARD_PACKED)})")
+    f.add_argument("--name", action="append", choices=list(all_shipped()), help=f"only this model (default: {', '.join(FAST_PATH)})")
     f.add_argument("--out", help="directory of the stored models (default: assets/models)")
     f.set_defaults(func=cmd_export_forward)
 

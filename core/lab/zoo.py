@@ -1,42 +1,71 @@
-"""The named models the app ships with (trained weights in assets/models/, listed in
-assets/manifest.json). `python -m core train --all` regenerates exactly these."""
+"""The registry of shipped models: every model the app ships with, its title, and where it is used.
+
+Trained weights live in assets/models/ and are listed in assets/manifest.json; `python -m core train
+--all` regenerates exactly these. Every list the rest of the app needs (the titles, each page's models,
+the models warmed up in the background, the models with a fast inference path) derives from `ENTRIES`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 from core.errors import LatentLabError
 from core.lab.spec import ModelSpec
 
-SHIPPED: dict[str, ModelSpec] = {
+# Pages that use shipped models by name (the url paths of views/*.py).
+PAGES = ("draw", "denoise", "anomaly", "latent", "upload")
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """One shipped model: its spec, a title for people, and the pages that open with it."""
+
+    spec: ModelSpec
+    title: str
+    pages: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.pages) - set(PAGES))
+        assert not unknown, f"unknown pages {unknown}; pages: {PAGES}"
+
+
+_COSINE = dict(batch_size=128, schedule="cosine")
+
+ENTRIES: dict[str, Shipped] = {
     # The lesson's code, unchanged: dense 64-32-16, Adam(1e-3), BCE, batch 256, 10 epochs.
-    "lesson": ModelSpec("lesson", latent_dim=16, epochs=10, batch_size=256),
-    "conv_ae": ModelSpec("conv_ae", latent_dim=64, epochs=16, batch_size=128, schedule="cosine"),
-    "ae_2d": ModelSpec("ae_2d", latent_dim=2, epochs=12, batch_size=128, schedule="cosine"),
-    # Seven epochs of the BatchNorm denoiser (~77 s each here) keep its training near nine minutes.
-    "denoise": ModelSpec("denoise", latent_dim=32, noise_factor=0.5, epochs=7, batch_size=128, schedule="cosine"),
-    "vae_2d": ModelSpec("vae", latent_dim=2, epochs=30, batch_size=128, schedule="cosine"),
-    "vae_16": ModelSpec("vae", latent_dim=16, epochs=20, batch_size=128, schedule="cosine"),
-    # The β trade-off (latent explorer): the same 2-D VAE with a lighter and a heavier KL weight.
-    "vae_2d_beta0.25": ModelSpec("vae", latent_dim=2, beta=0.25, epochs=30, batch_size=128, schedule="cosine"),
-    "vae_2d_beta4": ModelSpec("vae", latent_dim=2, beta=4.0, epochs=30, batch_size=128, schedule="cosine"),
+    "lesson": Shipped(ModelSpec("lesson", latent_dim=16, epochs=10, batch_size=256),
+                      "Lesson AE (dense, 16-D code)", ("draw", "anomaly")),
+    "conv_ae": Shipped(ModelSpec("conv_ae", latent_dim=64, epochs=16, **_COSINE),
+                       "Conv AE (64-D code)", ("draw", "denoise", "anomaly", "upload")),
+    "ae_2d": Shipped(ModelSpec("ae_2d", latent_dim=2, epochs=12, **_COSINE), "Conv AE (2-D code)", ("latent",)),
+    "denoise": Shipped(ModelSpec("denoise", latent_dim=32, noise_factor=0.5, epochs=7, **_COSINE),
+                       "Denoising conv AE (7×7×32 code)", ("denoise",)),
+    "vae_2d": Shipped(ModelSpec("vae", latent_dim=2, epochs=30, **_COSINE),
+                      "VAE (2-D latent)", ("draw", "anomaly", "latent", "upload")),
+    "vae_16": Shipped(ModelSpec("vae", latent_dim=16, epochs=20, **_COSINE), "VAE (16-D latent)", ("anomaly",)),
+    # The β trade-off (Latent page): the same 2-D VAE with a lighter and a heavier KL weight.
+    "vae_2d_beta0.25": Shipped(ModelSpec("vae", latent_dim=2, beta=0.25, epochs=30, **_COSINE),
+                               "VAE (2-D latent, β = 0.25)", ("latent",)),
+    "vae_2d_beta4": Shipped(ModelSpec("vae", latent_dim=2, beta=4.0, epochs=30, **_COSINE),
+                            "VAE (2-D latent, β = 4)", ("latent",)),
 }
 
-TITLES = {
-    "lesson": "Lesson AE (dense, 16-D code)",
-    "conv_ae": "Conv AE (64-D code)",
-    "ae_2d": "Conv AE (2-D code)",
-    "denoise": "Denoising conv AE (7×7×32 code)",
-    "vae_2d": "VAE (2-D latent)",
-    "vae_16": "VAE (16-D latent)",
-    "vae_2d_beta0.25": "VAE (2-D latent, β = 0.25)",
-    "vae_2d_beta4": "VAE (2-D latent, β = 4)",
-}
+SHIPPED: dict[str, ModelSpec] = {name: e.spec for name, e in ENTRIES.items()}
+TITLES: dict[str, str] = {name: e.title for name, e in ENTRIES.items()}
 
 
-# Shipped models that also ship a numpy forward pack (core.serving.forward): the Draw page's three, so a
-# fresh server answers the first stroke without waiting seconds for TensorFlow to import.
-FORWARD_PACKED = ("lesson", "conv_ae", "vae_2d")
+def models_of(page: str) -> tuple[str, ...]:
+    """The shipped models a page opens with, in registry order."""
+    if page not in PAGES:
+        raise LatentLabError(f"unknown page {page!r}; pages: {', '.join(PAGES)}")
+    return tuple(name for name, e in ENTRIES.items() if page in e.pages)
+
+
+# The Draw page answers every stroke, so its models get the fast inference path (no TensorFlow);
+# every other page's models are what the Home page loads in the background.
+FAST_PATH: tuple[str, ...] = models_of("draw")
+WARM_UP: tuple[str, ...] = tuple(n for n in SHIPPED if n not in FAST_PATH and any(ENTRIES[n].pages))
 
 
 def spec_named(name: str) -> ModelSpec:
@@ -46,12 +75,19 @@ def spec_named(name: str) -> ModelSpec:
         raise LatentLabError(f"unknown model {name!r}; shipped models: {', '.join(SHIPPED)}") from None
 
 
+def name_of(spec: ModelSpec) -> str:
+    """A title for any spec: the shipped model's title, or the spec's own label for a trained one."""
+    for name, entry in ENTRIES.items():
+        if entry.spec == spec:
+            return entry.title
+    if spec.digits and dataclasses.replace(spec, digits=()) == ONE_CLASS_TEMPLATE:
+        return f"One-class VAE (digit {', '.join(map(str, spec.digits))} only)"
+    return spec.label
 
-# The one-class recipe (anomaly lab): this spec with digits=(d,) for d in 0..9. Chosen by measurement
-# (AUROC of digit d vs the other test digits, MSE score; digits 8 and 2 are the hard ones):
-# VAE z=8: 0.886 / 0.935; the lesson's dense AE: 0.876 / 0.902 (mean over ten 0.952);
-# conv AE z=16: 0.78 / 0.84 with BCE. Scoring by BCE instead of MSE costs 0.03–0.09 on hard digits.
-ONE_CLASS_TEMPLATE = ModelSpec("vae", latent_dim=8, epochs=30, batch_size=128, schedule="cosine")
+
+# The one-class recipe (Anomalies page): this spec with digits=(d,) for d in 0..9. Chosen by
+# measurement (AUROC of digit d vs the other test digits, MSE score; see docs/performance.md).
+ONE_CLASS_TEMPLATE = ModelSpec("vae", latent_dim=8, epochs=30, **_COSINE)
 
 
 def one_class_spec(digit: int) -> ModelSpec:
