@@ -80,16 +80,22 @@ def latent_map(rng: np.random.Generator, n: int = 10_000) -> go.Figure:
     return fig
 
 
-def _time_ms(fn, repeat: int) -> tuple[float, float]:
-    """Median and 95th percentile of `repeat` calls, in ms (after two warm-up calls)."""
-    fn(), fn()
-    samples = []
+def _time_ms(calls: dict[str, object], repeat: int) -> dict[str, tuple[float, float, float]]:
+    """Each call's (min, median, 95th percentile) over `repeat` timed calls, in ms, the calls taking
+    turns round by round so that a busy moment on the machine falls on all of them alike."""
+    for fn in calls.values():  # warm-up
+        fn(), fn()
+    samples: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[min(len(samples) - 1, int(0.95 * len(samples)))]
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - t0) * 1000)
+    out = {}
+    for name, values in samples.items():
+        values.sort()
+        out[name] = (values[0], statistics.median(values), values[min(len(values) - 1, int(0.95 * len(values)))])
+    return out
 
 
 def main() -> None:
@@ -111,15 +117,15 @@ def main() -> None:
     rng = np.random.default_rng(0)
     figures = {"image row (4 heatmaps 28×28)": image_row(rng), "image grid (20 heatmaps)": image_grid(rng),
                "latent map (10 000-point scattergl)": latent_map(rng)}
-    print(f"\n{'figure':<38}{'call':<34}{'engine':<8}{'median ms':>10}{'p95 ms':>9}{'bytes':>10}")
+    print(f"\n{'figure':<38}{'call':<30}{'engine':<8}{'min ms':>8}{'median ms':>10}{'p95 ms':>8}{'bytes':>9}")
     for name, fig in figures.items():
-        outputs = {}
-        for engine in engines:
-            outputs[engine] = pio.to_json(fig, validate=False, engine=engine)
-            for call, fn in (("pio.to_json(validate=False)", lambda e=engine: pio.to_json(fig, validate=False, engine=e)),
-                             ("fig.to_json()", lambda e=engine: fig.to_json(engine=e))):
-                med, p95 = _time_ms(fn, args.repeat)
-                print(f"{name:<38}{call:<34}{engine:<8}{med:>10.2f}{p95:>9.2f}{len(outputs[engine]):>10}")
+        outputs = {e: pio.to_json(fig, validate=False, engine=e) for e in engines}
+        calls = {}
+        for e in engines:
+            calls["pio.to_json(validate=False)", e] = lambda f=fig, e=e: pio.to_json(f, validate=False, engine=e)
+            calls["fig.to_json()", e] = lambda f=fig, e=e: f.to_json(engine=e)
+        for (call, e), (low, med, p95) in sorted(_time_ms(calls, args.repeat).items()):
+            print(f"{name:<38}{call:<30}{e:<8}{low:>8.2f}{med:>10.2f}{p95:>8.2f}{len(outputs[e]):>9}")
         if len(outputs) == 2:  # the same figure either way; only the escaping and float spelling differ
             a, b = (json.loads(outputs[e]) for e in engines)
             assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True), f"{name}: engines disagree"

@@ -57,13 +57,13 @@ def nearest_neighbour_labels(reference: np.ndarray, labels: np.ndarray, queries:
 def recognisability(model) -> tuple[float, float]:
     """(1-NN accuracy on test digits, on their reconstructions), both in [0, 1]."""
     from core.lab.data import load_mnist, to_float
-    from core.serving import infer
+    from core.lab import inference
 
     mnist = load_mnist()
     ref = to_float(mnist.x_train[:KNN_REFERENCE]).reshape(KNN_REFERENCE, -1)
     x = to_float(mnist.x_test[:KNN_QUERIES])
     y = mnist.y_test[:KNN_QUERIES]
-    x_hat = infer.reconstruct(model, x)
+    x_hat = inference.reconstruct(model, x)
     ref_y = mnist.y_train[:KNN_REFERENCE]
     acc = lambda q: float(np.mean(nearest_neighbour_labels(ref, ref_y, q.reshape(len(q), -1)) == y))  # noqa: E731
     return acc(x), acc(x_hat)

@@ -3,7 +3,8 @@
     python -m core train --all                 # (re)train every shipped model into assets/models
     python -m core train --kind vae --latent-dim 2 --epochs 5    # one spec, into the user cache
     python -m core evaluate [--json FILE]      # metrics table for the shipped models
-    python -m core export-forward              # rewrite the numpy forward packs of FAST_PATH
+    python -m core export [--name NAME]        # rewrite the ONNX files of the named shipped models
+    python -m core worker                      # serve the Training lab's job queue (core.serving.worker)
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from pathlib import Path
 
 from core.errors import LatentLabError
 from core.lab.spec import KINDS, SCHEDULES, ModelSpec
-from core.lab.zoo import FAST_PATH, SHIPPED, all_shipped
-from core.serving.store import ASSETS_DIR, FORWARD_SUFFIX, ModelStore, sha256_file, write_forward_pack
+from core.lab.zoo import SHIPPED, all_shipped
+from core.serving.store import ASSETS_DIR, ModelStore
 
 MANIFEST = ASSETS_DIR.parent / "manifest.json"
+# Models served by ONNX Runtime (no TensorFlow): every named shipped model; `train` and `export` write them.
+# The ten one-class models are left to Keras: 10 × 2 MB more files for a page that scores whole test sets.
+ONNX_EXPORTED: tuple[str, ...] = tuple(SHIPPED)
 METRIC_COLUMNS = ("test_bce", "test_mse", "test_neg_elbo", "auroc_fashion", "psnr_gauss_0.5", "auroc_one_class_mean")
 
 
@@ -51,22 +55,35 @@ def _train_one(name: str, spec: ModelSpec, out: Path) -> dict:
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     full = ModelStore(cache_dir=out, assets_dir=out).put(spec, result.model, record, directory=out)
-    if name in FAST_PATH:
-        print(f"  forward pack: {write_forward_pack(out, spec, result.model, full)}", flush=True)
+    if name in ONNX_EXPORTED:
+        _export_onnx(name, spec, out)
     return full
+
+
+def _export_onnx(name: str, spec: ModelSpec, out: Path) -> None:
+    """Write the ONNX files of a stored model, exported from the `.keras` file itself (loaded back), so
+    they match the hash they are stamped with."""
+    from core.serving.onnx_export import export_onnx
+
+    store = ModelStore(cache_dir=out, assets_dir=out, allow_training=False)
+    t0 = time.perf_counter()
+    paths = export_onnx(spec, store.get(spec), store.record(spec)["sha256"], out)
+    print(f"{name}: ONNX {', '.join(p.name for p in paths.values())} in {time.perf_counter() - t0:.1f}s", flush=True)
 
 
 def write_manifest(out: Path = ASSETS_DIR, manifest: Path = MANIFEST) -> None:
     """assets/manifest.json: one entry per shipped model, from the records beside the weights."""
+    from core.serving.onnx_export import onnx_sha256  # hashes files only: no TensorFlow or tf2onnx
+
     entries = {}
     for name, spec in all_shipped().items():
         meta = out / f"{spec.key}.json"
         if meta.exists():
             record = json.loads(meta.read_text())
             entries[name] = {k: record[k] for k in ("key", "spec", "sha256", "train_seconds", "data_fingerprint", "metrics", "trained_at", "keras_version") if k in record}
-            pack = out / f"{spec.key}{FORWARD_SUFFIX}"
-            if pack.exists():
-                entries[name]["forward_pack_sha256"] = sha256_file(pack)
+            onnx = onnx_sha256(spec, out)
+            if onnx is not None:
+                entries[name]["onnx"] = onnx
     manifest.write_text(json.dumps({"models": entries}, indent=2) + "\n")
 
 
@@ -98,16 +115,19 @@ def cmd_train(args) -> None:
     print(json.dumps(store.record(spec), indent=2))
 
 
-def cmd_export_forward(args) -> None:
-    """Rewrite the numpy forward packs (core.serving.forward) of shipped models from their stored weights."""
+def cmd_export(args) -> None:
+    """Rewrite the ONNX files (core.serving.onnx_runtime) of shipped models from their stored weights."""
     out = Path(args.out) if args.out else ASSETS_DIR
-    store = ModelStore(cache_dir=out, assets_dir=out, allow_training=False)
-    for name in args.name or FAST_PATH:
-        spec = all_shipped()[name]
-        path = write_forward_pack(out, spec, store.get(spec), store.record(spec))
-        print(f"{name}: {path}")
+    for name in args.name or ONNX_EXPORTED:
+        _export_onnx(name, all_shipped()[name], out)
     if out == ASSETS_DIR:
         write_manifest()
+
+
+def cmd_worker(args) -> None:
+    from core.serving.worker import run_worker
+
+    run_worker(parent_pid=args.parent_pid)
 
 
 def cmd_evaluate(args) -> None:
@@ -162,10 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--train", action="store_true", help="train models that have no weights yet")
     e.set_defaults(func=cmd_evaluate)
 
-    f = sub.add_parser("export-forward", help="rewrite the numpy forward packs of shipped models")
-    f.add_argument("--name", action="append", choices=list(all_shipped()), help=f"only this model (default: {', '.join(FAST_PATH)})")
+    f = sub.add_parser("export", help="rewrite the ONNX files of shipped models (needs requirements-export.txt)")
+    f.add_argument("--name", action="append", choices=list(all_shipped()), help="only this model (repeatable; default: every named shipped model)")
     f.add_argument("--out", help="directory of the stored models (default: assets/models)")
-    f.set_defaults(func=cmd_export_forward)
+    f.set_defaults(func=cmd_export)
+
+    w = sub.add_parser("worker", help="train the Training lab's queued jobs (LATENT_LAB_QUEUE_URL, LATENT_LAB_CACHE)")
+    w.add_argument("--parent-pid", type=int, help="stop when this process (the app server that started it) is gone")
+    w.set_defaults(func=cmd_worker)
 
     args = parser.parse_args(argv)
     try:

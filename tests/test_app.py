@@ -24,14 +24,15 @@ def test_home_page(app):
 
 
 def test_home_page_loads_the_other_pages_models_in_the_background(app):
-    from core.lab.zoo import spec_named
-    from views.common import WARM_UP_MODELS, model_store, warm_up_in_background
+    from core.lab.zoo import WARM_UP, spec_named
+    from core.serving.infer import server
+    from views.common import warm_up_in_background
 
     thread = warm_up_in_background()  # the one the Home page started (cached once per process)
     assert thread.name == "latent-lab-warm-up"
     thread.join(timeout=TIMEOUT)
     assert not thread.is_alive()
-    assert all(model_store().loaded(spec_named(name)) for name in WARM_UP_MODELS)
+    assert all(server().loaded(spec_named(name)) for name in WARM_UP)
 
 
 def test_draw_page_waits_for_a_drawing(app):

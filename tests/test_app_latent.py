@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.lab import latent
 from core.lab.zoo import SHIPPED
+from views.latent_data import Clicked, clicked_from_selection
 
 TIMEOUT = 90  # the first run imports TensorFlow, loads the models and encodes 10 000 digits
 VAE_CLICK = f"lt_click_{SHIPPED['vae_2d'].key}"  # session key of the point last clicked on the VAE's map
@@ -71,13 +72,13 @@ def test_page_shows_both_maps_and_the_controls(page):
 
 def test_a_click_decodes_that_point_and_can_end_an_interpolation(page):
     at = page
-    at.session_state[VAE_CLICK] = latent.Clicked(2.5, -1.25)  # what the map's on_select stores
+    at.session_state[VAE_CLICK] = Clicked(2.5, -1.25)  # what the map's on_select stores
     at.run()
     assert not at.exception and not at.error
     assert _decoded_texts(at)[0] == "**VAE (2-D latent)** decoded at z = (+2.50, -1.25)"
     assert any("further from the centre than this point" in c.value for c in at.caption)
 
-    at.session_state[VAE_CLICK] = latent.Clicked(-0.5, 0.75, test_index=3)  # a click on test digit #3
+    at.session_state[VAE_CLICK] = Clicked(-0.5, 0.75, test_index=3)  # a click on test digit #3
     at.run()
     assert any("test digit #3 (a 0)" in c.value for c in at.caption)
     assert any("KL to the prior" in c.value for c in at.caption)
@@ -115,7 +116,7 @@ def test_the_test_set_is_encoded_once_per_model(page):
     at = page
     first = len(at.encodings)
     assert first <= 2  # the VAE and the AE, only if no earlier test in this process encoded them
-    at.session_state[AE_CLICK] = latent.Clicked(10.0, 5.0)
+    at.session_state[AE_CLICK] = Clicked(10.0, 5.0)
     at.run()
     at.slider(key="lt_grid_n").set_value(6).run()
     at.run()
@@ -157,6 +158,7 @@ def test_other_betas(page):
 def test_models_trained_here_with_a_2d_code_can_take_a_map(page):
     """Issue #7: a model that finishes training enters the cache and is selectable on the next run."""
     from core.lab.spec import ModelSpec
+    from core.lab.zoo import name_of
     from core.serving.store import ModelStore
     from views.common import model_store
 
@@ -173,23 +175,35 @@ def test_models_trained_here_with_a_2d_code_can_take_a_map(page):
     vae_box, ae_box = at.selectbox(key="lt_pick_vae"), at.selectbox(key="lt_pick_ae")
     assert not vae_box.disabled and not ae_box.disabled
     assert vae_box.options[0] == "VAE (2-D latent)" and ae_box.options[0] == "Conv AE (2-D code)"
-    assert any(vae.key[:6] in o for o in vae_box.options) and not any(vae.key[:6] in o for o in ae_box.options)
-    assert any(ae.key[:6] in o for o in ae_box.options) and not any(ae.key[:6] in o for o in vae_box.options)
-    assert not any(wide.key[:6] in o for o in vae_box.options + ae_box.options)  # an 8-D code is no map
+    names = {spec: name_of(spec) for spec in (vae, ae, wide)}  # people's names, no hash keys
+    assert names[vae] in vae_box.options and names[vae] not in ae_box.options
+    assert names[ae] in ae_box.options and names[ae] not in vae_box.options
+    assert names[wide] not in vae_box.options + ae_box.options  # an 8-D code is no map
 
     at.selectbox(key="lt_pick_vae").set_value(vae.key).run()  # options are spec keys, shown by label
     at.selectbox(key="lt_pick_ae").set_value(ae.key).run()
     assert not at.exception and not at.error
-    assert at.subheader[0].value.startswith("vae z=2 β=1 n=512") and at.subheader[1].value.startswith("lesson z=2 n=512")
+    assert at.subheader[0].value == names[vae] and at.subheader[1].value == names[ae]
     decoded = _decoded_texts(at)
-    assert decoded[0].startswith("**vae z=2 β=1 n=512") and decoded[1].startswith("**lesson z=2 n=512")
+    assert decoded[0].startswith(f"**{names[vae]}") and decoded[1].startswith(f"**{names[ae]}")
     maps = [c.proto.spec for c in at.get("plotly_chart") if c.proto.selection_mode]
     assert all(spec.count('"type":"scattergl"') == 11 for spec in maps)  # both trained models are mapped
 
-    at.session_state[f"lt_click_{vae.key}"] = latent.Clicked(0.5, -0.5)  # a click on the trained VAE's map
+    at.session_state[f"lt_click_{vae.key}"] = Clicked(0.5, -0.5)  # a click on the trained VAE's map
     at.run()
     assert not at.exception and not at.error
     assert _decoded_texts(at)[0].endswith("decoded at z = (+0.50, -0.50)")
     at.radio(key="lt_space").set_value("ae").run()  # the interpolation runs in the trained AE's space
     assert not at.exception and not at.error
-    assert any("in lesson z=2 n=512" in c.value and "latent space" in c.value for c in at.caption)
+    assert any(f"in {names[ae]}" in c.value and "latent space" in c.value for c in at.caption)
+
+
+def test_clicks_on_empty_space_and_on_test_digits():
+    assert clicked_from_selection(None) is None
+    assert clicked_from_selection({"points": [], "point_indices": [], "box": [], "lasso": []}) is None
+    grid = {"points": [{"curve_number": 0, "point_number": 1234, "point_index": 1234, "x": -2.5, "y": 1.25}]}
+    assert clicked_from_selection(grid) == Clicked(-2.5, 1.25, None)
+    digit = {"points": [{"curve_number": 4, "point_index": 17, "x": 0.5, "y": -0.75, "customdata": 4321}]}
+    assert clicked_from_selection(digit) == Clicked(0.5, -0.75, 4321)
+    assert clicked_from_selection({"points": [{"x": 1, "y": 2, "customdata": [12]}]}).test_index == 12
+    assert "test digit #4321" in Clicked(0.5, -0.75, 4321).describe()

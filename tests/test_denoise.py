@@ -13,42 +13,6 @@ def identity_like():
     return build(ModelSpec("conv_ae", latent_dim=8))
 
 
-def test_psnr_ssim_against_numpy():
-    rng = np.random.default_rng(0)
-    a = rng.random((3, 28, 28, 1)).astype(np.float32)
-    b = np.clip(a + 0.05 * rng.standard_normal(a.shape), 0, 1).astype(np.float32)
-    psnr, ssim = denoise.psnr_ssim(a, b)
-    mse = ((a - b) ** 2).reshape(3, -1).mean(1)
-    np.testing.assert_allclose(psnr, 10 * np.log10(1 / mse), rtol=1e-4)
-    assert np.all(ssim < 1) and np.all(ssim > 0.5)
-    same_psnr, same_ssim = denoise.psnr_ssim(a, a)
-    assert np.all(same_psnr == 100.0) and np.allclose(same_ssim, 1.0)
-
-
-def test_compiled_ssim_is_tensorflows_eager_ssim():
-    """The traced graph must give exactly what tf.image.ssim gives eagerly, for any batch size."""
-    import tensorflow as tf
-
-    rng = np.random.default_rng(1)
-    for n in (1, 5):
-        a = rng.random((n, 28, 28, 1)).astype(np.float32)
-        b = np.clip(a + 0.2 * rng.standard_normal(a.shape), 0, 1).astype(np.float32)
-        _, ssim = denoise.psnr_ssim(a, b)
-        np.testing.assert_allclose(ssim, tf.image.ssim(a, b, max_val=1.0).numpy(), rtol=1e-6, atol=1e-7)
-
-
-def test_psnr_rejects_mismatched_stacks():
-    with pytest.raises(LatentLabError, match="same size"):
-        denoise.psnr_ssim(np.zeros((2, 28, 28, 1)), np.zeros((3, 28, 28, 1)))
-
-
-def test_psnr_label_shows_identical_images_as_infinite():
-    clean = np.zeros((1, 28, 28, 1), np.float32)
-    (capped,), _ = denoise.psnr_ssim(clean, clean)
-    assert denoise.psnr_label(float(capped)) == "∞ dB"
-    assert denoise.psnr_label(23.456) == "23.5 dB"
-
-
 def test_denoise_one_scores_noisy_and_each_model(identity_like):
     clean = np.zeros((28, 28), np.float32)
     clean[6:22, 12:16] = 1.0

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core.lab.models import BUILDERS, VAE, bernoulli_nll, build, decoder_of, encoder_of, kl_divergence
+from core.lab.models import BUILDERS, VAE, build, decoder_of, encoder_of
 from core.lab.spec import KINDS, ModelSpec
 
 SPECS = {
@@ -41,29 +41,6 @@ def test_lesson_model_is_the_lesson_architecture():
     assert [(d.units, d.activation.__name__) for d in dense] == [
         (64, "relu"), (32, "relu"), (16, "relu"), (32, "relu"), (64, "relu"), (784, "sigmoid")
     ]
-
-
-def test_kl_matches_numpy_closed_form_and_monte_carlo():
-    rng = np.random.default_rng(0)
-    mu = rng.normal(size=(5, 3)).astype(np.float32)
-    log_var = rng.normal(scale=0.5, size=(5, 3)).astype(np.float32)
-    var = np.exp(log_var)
-    # KL(N(mu, var) || N(0, 1)) per dimension = log(1/sigma) + (var + mu^2)/2 - 1/2
-    ref = (-0.5 * log_var + 0.5 * (var + mu**2) - 0.5).sum(axis=1)
-    np.testing.assert_allclose(np.asarray(kl_divergence(mu, log_var)), ref, rtol=1e-5)
-    # Independent check by sampling: E_q[log q(z) - log p(z)].
-    z = mu[0] + np.sqrt(var[0]) * rng.standard_normal((400_000, 3))
-    log_q = -0.5 * (((z - mu[0]) ** 2) / var[0] + log_var[0] + np.log(2 * np.pi)).sum(1)
-    log_p = -0.5 * (z**2 + np.log(2 * np.pi)).sum(1)
-    assert np.mean(log_q - log_p) == pytest.approx(ref[0], abs=0.02)
-
-
-def test_bernoulli_nll_is_summed_bce():
-    rng = np.random.default_rng(1)
-    x = rng.random((2, 28, 28, 1)).astype(np.float32)
-    p = np.clip(rng.random((2, 28, 28, 1)), 0.01, 0.99).astype(np.float32)
-    ref = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum(axis=(1, 2, 3))
-    np.testing.assert_allclose(np.asarray(bernoulli_nll(x, p)), ref, rtol=1e-4)
 
 
 def test_vae_train_and_test_steps_report_three_losses():

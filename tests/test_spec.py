@@ -32,6 +32,8 @@ def test_round_trip_through_dict():
         ({"kind": "vae", "digits": (11,)}, ["digits", "11"]),
         ({"kind": "vae", "schedule": "step"}, ["'step'", "cosine"]),
         ({"kind": "vae", "beta": -1.0}, ["beta=-1.0"]),
+        ({"kind": "ae_2d", "latent_dim": 16}, ["'ae_2d'", "2-D", "latent_dim=16"]),
+        ({"kind": "ae_2d"}, ["'ae_2d'", "latent_dim=16"]),  # the default code size is not 2
     ],
 )
 def test_bad_values_are_named(kwargs, words):
@@ -65,3 +67,31 @@ def test_architecture_revision_enters_the_key(monkeypatch):
     before = ModelSpec("conv_ae").key
     monkeypatch.setitem(spec_mod.ARCH_REVISION, "conv_ae", 99)
     assert ModelSpec("conv_ae").key != before  # new builder code never loads old weights
+
+
+def test_ae_2d_has_a_2d_code_by_definition():
+    assert ModelSpec("ae_2d", latent_dim=2).code_shape == (2,)
+    assert SHIPPED["ae_2d"].latent_dim == 2
+
+
+@pytest.mark.parametrize(("spec", "shape", "size"), [
+    (ModelSpec("denoise", latent_dim=32, noise_factor=0.5), (7, 7, 32), 7 * 7 * 32),  # a 7×7 map, 32 channels
+    (ModelSpec("vae", latent_dim=2), (2,), 2),
+    (ModelSpec("conv_ae", latent_dim=64), (64,), 64),
+    (ModelSpec("lesson"), (16,), 16),
+])
+def test_code_shape_says_what_latent_dim_means(spec, shape, size):
+    assert spec.code_shape == shape and spec.code_size == size
+
+
+def test_code_shape_is_what_the_builders_build():
+    from core.lab.models import build, encoder_of
+
+    for spec in (ModelSpec("denoise", latent_dim=4, noise_factor=0.5), ModelSpec("ae_2d", latent_dim=2)):
+        assert tuple(encoder_of(build(spec)).outputs[0].shape[1:]) == spec.code_shape
+
+
+def test_shipped_keys_are_pinned():
+    """The shipped weights in assets/ are named by these keys: a spec change must never move them."""
+    assert {n: SHIPPED[n].key for n in ("lesson", "ae_2d", "denoise", "vae_2d")} == {
+        "lesson": "f7bfadf6b338a14a", "ae_2d": "d49cd7269d425cb1", "denoise": "050ce1d2bbe26a06", "vae_2d": "55d40fbae3cb3069"}

@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageOps
 from core.errors import LatentLabError
 from core.lab import preprocess as P
 from core.lab.images import MAX_BYTES, WORK_SIDE, decode, upright
+from core.lab.ink import otsu
 from core.lab.preprocess import SIZE, STEP_SIDE, centre_of_mass, from_canvas, from_file, mnist_style
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -240,7 +241,7 @@ def test_otsu_matches_exhaustive_search():
     rng = np.random.default_rng(0)
     for _ in range(5):
         v = np.concatenate([rng.normal(0.2, 0.05, 3000), rng.normal(rng.uniform(0.5, 0.9), 0.08, int(rng.integers(100, 2000)))])
-        t = P._otsu(v)
+        t = otsu(v)
         candidates = np.linspace(v.min(), v.max(), 2001)[1:-1]
 
         def between(c, v=v):

@@ -11,32 +11,24 @@ import streamlit as st
 from core.errors import LatentLabError
 from core.figures.latent_map import tiles_figure
 from core.figures.plots import confusion_figure, roc_figure, score_histogram
-from core.lab import anomaly, latent, metrics
-from core.lab.zoo import ONE_CLASS_TEMPLATE, SHIPPED
-from core.serving import infer
-from views.common import (
-    USER_DIGIT_KEY,
-    freeze_after_warm_up,
-    model_named,
-    one_class_model,
-    show_error,
-    title,
-    trained_models,
-)
+from core.figures.tiles import tile, tile_centres
+from core.lab import anomaly, metrics
+from core.lab.spec import ModelSpec
+from core.lab.zoo import models_of, one_class_spec
+from views.common import USER_DIGIT_KEY, keras_model, served, show_error, spec_of, title, trained_models
 
-ALL_DIGIT_MODELS = ("conv_ae", "lesson", "vae_2d", "vae_16")
+ALL_DIGIT_MODELS = models_of("anomaly")
 ONE_CLASS = "one_class"  # the shipped one-class VAE of the chosen digit (core.lab.zoo.one_class_spec)
 GALLERY = 8
 
 
+def _spec(model_name: str, digit: int | None) -> ModelSpec:
+    """The shipped one-class model of `digit`, a shipped model by name, or a Training-lab model by name."""
+    return one_class_spec(digit) if model_name == ONE_CLASS else spec_of(model_name)
+
+
 def _model(model_name: str, digit: int | None):
-    """The shipped one-class model of `digit`, a shipped model by name, or a Training-lab model by label."""
-    return one_class_model(digit) if model_name == ONE_CLASS else model_named(model_name)
-
-
-def _is_vae(model_name: str) -> bool:
-    spec = ONE_CLASS_TEMPLATE if model_name == ONE_CLASS else SHIPPED.get(model_name) or trained_models().get(model_name)
-    return spec is not None and spec.is_vae
+    return keras_model(_spec(model_name, digit))
 
 
 def _trained_for(digit: int | None) -> list[str]:
@@ -76,12 +68,12 @@ def gallery_figures(model_name: str, digit: int | None, anomaly_set: str, score_
     scores = np.concatenate([s["test"], s["anom"]])
     order = np.argsort(scores)
     picks = {"least": order[:GALLERY], "most": order[::-1][:GALLERY]}
-    model = _model(model_name, digit)
+    model = served(_spec(model_name, digit))
     figures = {}
     for k, i in picks.items():
-        rows = np.stack([images[i][..., 0], infer.reconstruct(model, images[i])[..., 0]])  # (2, GALLERY, 28, 28)
-        figures[k] = tiles_figure(latent.tile(rows), (latent.tile_centres(GALLERY), [f"{v:.3f}" for v in scores[i]]),
-                                  (latent.tile_centres(2), ["input", "rebuilt"]), height=200)
+        rows = np.stack([images[i][..., 0], model.reconstruct(images[i])[..., 0]])  # (2, GALLERY, 28, 28)
+        figures[k] = tiles_figure(tile(rows), (tile_centres(GALLERY), [f"{v:.3f}" for v in scores[i]]),
+                                  (tile_centres(2), ["input", "rebuilt"]), height=200)
     return figures
 
 
@@ -121,7 +113,7 @@ def threshold_panel(model_name: str, digit: int | None, anomaly_set: str, score_
     left, right = st.columns([3, 2])
     with left:
         st.plotly_chart(score_histogram(s["test"], s["anom"], threshold, anomaly.SCORE_LABELS[score_kind],
-                                        normal_name, anomaly.ANOMALY_SETS[anomaly_set].split(" (")[0], marks),
+                                        normal_name, anomaly.ANOMALY_SHORT[anomaly_set], marks),
                         key="an_hist", config={"displayModeBar": False})
     with right:
         fpr, tpr, _ = anomaly.roc_curve(s["test"], s["anom"])
@@ -153,7 +145,7 @@ with st.sidebar:
     st.header("What is anomalous")
     sets = [k for k in anomaly.ANOMALY_SETS if digit is not None or k != "other_digits"]
     anomaly_set = st.selectbox("Anomalies", sets, format_func=anomaly.ANOMALY_SETS.get, key="an_set")
-    is_vae = _is_vae(model_name)
+    is_vae = _spec(model_name, digit).is_vae
     score_kind = st.selectbox("Score", [k for k in anomaly.SCORES if is_vae or k != "neg_elbo"],
                               index=1 if digit is not None else 0,  # MSE separates digits best (see core.lab.zoo)
                               format_func=anomaly.SCORE_LABELS.get, key="an_score")
@@ -175,7 +167,6 @@ with st.expander("The most and least anomalous images, with their reconstruction
     for key, label in (("most", "Most anomalous"), ("least", "Least anomalous")):
         st.plotly_chart(g[key], key=f"an_gallery_{key}", config={"displayModeBar": False})
         st.caption(f"{label} (each score under its column).")
-freeze_after_warm_up("anomaly")  # scores and gallery figures are made: keep them out of the collector's scans
 
 st.divider()
 st.subheader("Why reconstruction error finds anomalies")

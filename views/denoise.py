@@ -1,30 +1,20 @@
 """Denoising lab: corrupt a digit, and compare a plain AE with a denoising AE at cleaning it.
 
-A rerun (noise level, type, seed, digit) corrupts one image and cleans it with each model: the models
-run as compiled graphs (`views.common.compiled`), PSNR/SSIM as one traced graph (core.lab.denoise), and
-what depends only on the noise type and level (the sweeps, their chart, the transfer table) is cached
-for the server."""
+A rerun (noise level, type, seed, digit) corrupts one image and cleans it with each served model; what
+depends only on the noise type and level (the sweeps, their chart, the transfer table) is cached for
+the server."""
 
 import numpy as np
 import streamlit as st
 
 from core.errors import LatentLabError
 from core.figures.plots import image_row, psnr_sweep_figure
-from core.lab.denoise import SWEEP_LEVELS, denoise_one, psnr_label, psnr_sweep, transfer_table
-from core.lab.zoo import spec_named
-from views.common import (
-    USER_DIGIT_KEY,
-    compiled,
-    freeze_after_warm_up,
-    mnist_test_digit,
-    model_named,
-    shipped_model,
-    show_error,
-    title,
-    trained_models,
-)
+from core.lab.denoise import SWEEP_LEVELS, denoise_one, psnr_sweep, transfer_table
+from core.lab.metrics import psnr_label
+from core.lab.zoo import models_of, spec_named
+from views.common import USER_DIGIT_KEY, mnist_test_digit, pick_trained_models, served, show_error, title
 
-MODELS = ("conv_ae", "denoise")  # same convolutional layers; only the training data differs
+MODELS = models_of("denoise")
 NOISE_LABELS = {"gaussian": "Gaussian", "salt_and_pepper": "Salt and pepper", "mask": "Masking (erased blocks)"}
 LEVEL_SLIDERS = {  # label, max, default, step
     "gaussian": ("Noise σ", 1.0, 0.5, 0.05),
@@ -35,7 +25,7 @@ LEVEL_SLIDERS = {  # label, max, default, step
 
 @st.cache_data(show_spinner="Measuring PSNR over noise levels on 300 test digits…")
 def cached_sweep(kind: str) -> dict:
-    return psnr_sweep({title(n): compiled(shipped_model(n), n) for n in MODELS}, kind)
+    return psnr_sweep({title(n): served(spec_named(n)) for n in MODELS}, kind)
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)
@@ -69,9 +59,7 @@ with st.sidebar:
     label, hi, default, step = LEVEL_SLIDERS[kind]
     level = st.slider(label, 0.0, hi, default, step, key=f"dn_level_{kind}")
     seed = st.number_input("Noise seed (same seed = same picture for everyone)", 0, 10_000, 0, key="dn_seed")
-    mine = trained_models()  # models trained in the Training lab on this server, as extra cleaners
-    extra = st.multiselect("Also clean with models trained in the Training lab", list(mine), key="dn_extra",
-                           disabled=not mine, placeholder="none trained yet" if not mine else "choose models")
+    extra = pick_trained_models("dn_extra", "Also clean with models trained in the Training lab")
 
 try:
     if source == "MNIST test digit":
@@ -79,9 +67,7 @@ try:
         caption = f"test digit #{int(index)} (a {label_})"
     else:
         clean, caption = st.session_state[USER_DIGIT_KEY]["image"], st.session_state[USER_DIGIT_KEY]["source"]
-    # Compiled graphs (~1 ms a call) rather than eager calls (10–17 ms each): a rerun cleans one image.
-    models = {title(n): compiled(shipped_model(n), n) for n in MODELS} | {
-        name: compiled(model_named(name), name) for name in extra}
+    models = {title(n): served(spec_named(n)) for n in MODELS} | {name: served(spec) for name, spec in extra}
     scored = denoise_one(models, clean, kind, float(level), int(seed))
 except LatentLabError as err:
     show_error(err)
@@ -139,5 +125,3 @@ and project any input back onto that set. That is why it also helps with other d
 trained on, up to the point where the damage no longer looks like anything it knows.
 """
 )
-
-freeze_after_warm_up("denoise")  # the compiled graphs and sweeps are made: keep them out of the collector's scans

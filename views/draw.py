@@ -1,12 +1,9 @@
 """Draw a digit; see what the model sees and three autoencoders' reconstructions.
 
-Made for speed (the aim: a stroke answered on screen within 200 ms at p95 on a 2-core server;
-bench/bench_draw_latency.py measures it): our own pad (views/canvas) sends the
-drawing on pointer-up; one `st.fragment` holds the pad, the options and the results, so a stroke
-reruns only that; the shipped models run from numpy forward packs (core.serving.forward: no TensorFlow, so a
-fresh server answers within seconds), Training-lab models as compiled graphs (never `predict`);
-results are cached per drawing (Undo and Redo revisit drawings); images go out as raw bytes to a
-light strip.
+Our own pad (views/canvas) sends the drawing on pointer-up; one `st.fragment` holds the pad, the
+options and the results, so a stroke reruns only that. The models are served by spec
+(`core.serving.infer`: the shipped ones without TensorFlow); results are cached per drawing, since
+Undo and Redo revisit drawings.
 """
 
 import numpy as np
@@ -14,45 +11,20 @@ import streamlit as st
 
 from core.errors import LatentLabError
 from core.lab.preprocess import from_canvas_ink
+from core.lab.zoo import models_of, spec_named
 from views.canvas import draw_pad, image_strip, ink_from_drawing
-from views.common import (
-    compiled,
-    mnist_test_digit,
-    model_for,
-    model_store,
-    remember_user_digit,
-    shipped_model,
-    show_error,
-    title,
-    trained_models,
-)
+from views.common import mnist_test_digit, pick_trained_models, remember_user_digit, served, show_error, title
 
-MODELS = ("lesson", "conv_ae", "vae_2d")
-
-
-@st.cache_resource(show_spinner="Loading the models…")
-def _shipped_models(_store) -> dict:
-    """name → the shipped model as a callable, once per server: its numpy forward pack (core.serving.forward;
-    read in ~20 ms, no TensorFlow, ~0.1–1.5 ms a digit), or, if the pack is missing or stale, the Keras
-    model as a compiled graph (which imports TensorFlow: seconds on a fresh server)."""
-    from core.lab.zoo import spec_named
-
-    models = {}
-    for name in MODELS:
-        fp = _store.forward(spec_named(name))
-        models[name] = fp if fp is not None else compiled(shipped_model(name), name)
-    return models
+MODELS = models_of("draw")
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _reconstructions(x: np.ndarray, names: tuple[str, ...], extra: tuple) -> list:
     """x (28, 28) → `core.lab.compare.Reconstruction`s from the shipped models `names` and the
-    Training-lab models `extra` ((label, spec) pairs), in that order."""
+    Training-lab models `extra` ((name, spec) pairs), in that order."""
     from core.lab.compare import reconstruct_all
 
-    shipped = _shipped_models(model_store())
-    models = {title(n): shipped[n] for n in names}
-    models |= {label: compiled(model_for(spec), spec.key) for label, spec in extra}
+    models = {title(n): served(spec_named(n)) for n in names} | {name: served(spec) for name, spec in extra}
     return reconstruct_all(models, x)
 
 
@@ -76,9 +48,7 @@ def _lab() -> None:
         st.caption("Draw with a mouse, pen or finger; ↶ undoes a stroke, ↷ redoes it, ✕ clears.")
         example = st.number_input("…or load MNIST test digit #", 0, 9999, value=0, step=1, key="draw_example_index")
         use_example = st.toggle("Show this test digit instead of my drawing", key="draw_use_example")
-        mine = trained_models()
-        chosen = st.multiselect("Also compare models trained in the Training lab", list(mine), key="draw_extra",
-                                disabled=not mine, placeholder="none trained yet" if not mine else "choose models")
+        extra = tuple(pick_trained_models("draw_extra"))
 
     with right:
         try:
@@ -91,14 +61,15 @@ def _lab() -> None:
             else:
                 pre = from_canvas_ink(ink_from_drawing(drawing))
                 x, steps, source = pre.image, pre.steps, "your drawing"
-            _show(x, steps, source, tuple((label, mine[label]) for label in chosen if label in mine))
+            _show(x, steps, source, extra)
         except LatentLabError as err:
             show_error(err)
 
 
 st.title("✏️ Draw a digit")
 st.caption("Draw 0–9 in the black box. Three autoencoders squeeze it through a small code and rebuild it.")
-_shipped_models(model_store())  # load before the first stroke (milliseconds, not TensorFlow's seconds)
+for _name in MODELS:  # load before the first stroke
+    served(spec_named(_name))
 _lab()
 
 st.divider()

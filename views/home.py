@@ -62,7 +62,7 @@ with st.expander("The models on this server"):
         record = model_store().record(spec) or {}
         m = record.get("metrics", {})
         rows.append({
-            "model": title(name), "code size": spec.latent_dim, "epochs": spec.epochs,
+            "model": title(name), "code size": spec.code_size, "epochs": spec.epochs,
             "training time (s)": record.get("train_seconds"),
             "test BCE / pixel": m.get("test_bce"), "test −ELBO (nats)": m.get("test_neg_elbo"),
             "MNIST vs Fashion AUROC": m.get("auroc_fashion"),

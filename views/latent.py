@@ -5,8 +5,7 @@ Models are named by their ModelSpec (frozen, hashable: the key of every cache in
 2-D models and any 2-D model trained in the Training lab go through the same code.
 
 A rerun redraws six sections; each picture is cached on what it shows (model, settings, points), so
-a widget recomputes only the section it changes, decoding with compiled graphs (`latent.Decoder`),
-and the downloads are made only when clicked."""
+a widget recomputes only the section it changes, and the downloads are made only when clicked."""
 
 from functools import partial
 
@@ -14,22 +13,18 @@ import numpy as np
 import streamlit as st
 
 from core.errors import LatentLabError
+from core.figures import tiles
 from core.lab import latent
-from core.lab.zoo import SHIPPED
-from views.common import (
-    USER_DIGIT_KEY,
-    freeze_after_warm_up,
-    mnist_test_digit,
-    model_store,
-    show_error,
-    trained_models,
-)
+from core.lab.zoo import SHIPPED, name_of
+from views.common import USER_DIGIT_KEY, mnist_test_digit, model_store, show_error, trained_models
 from views.latent_data import (
     AE,
     VAES,
     ZOOM,
+    Clicked,
     as_bytes,
     beta_figures,
+    clicked_from_selection,
     codes,
     decoded_uri,
     grid_decodes,
@@ -37,7 +32,6 @@ from views.latent_data import (
     image_code,
     interpolation_frames,
     map_figure,
-    name_of,
     prior_png,
     strip_figure,
     test_decodes,
@@ -62,13 +56,13 @@ def _user_marks(spec) -> tuple[tuple[str, float, float], ...]:
 
 
 def click_key(spec) -> str:
-    """Session key of the point last clicked on `spec`'s map (a `latent.Clicked`)."""
+    """Session key of the point last clicked on `spec`'s map (a `Clicked`)."""
     return f"lt_click_{spec.key}"
 
 
 def _remember_click(spec, chart_key: str) -> None:
     """on_select: keep the latest clicked point per model (a click that only deselects is ignored)."""
-    clicked = latent.clicked_from_selection(st.session_state[chart_key].selection)
+    clicked = clicked_from_selection(st.session_state[chart_key].selection)
     if clicked is not None:
         st.session_state[click_key(spec)] = clicked
 
@@ -85,7 +79,7 @@ def explorer(spec, family: str) -> None:
     chart_key = f"lt_map_{family}"
     st.plotly_chart(fig, key=chart_key, on_select=lambda: _remember_click(spec, chart_key),
                     selection_mode="points", config=MAP_CONFIG)
-    clicked = st.session_state.get(click_key(spec), latent.Clicked(0.0, 0.0))
+    clicked = st.session_state.get(click_key(spec), Clicked(0.0, 0.0))
     # A lookup, no TensorFlow, between a click and its picture: a dot is a test digit's code, and
     # anywhere else the click selected a point of the invisible grid.
     uri = decoded_uri(spec, clicked.z1, clicked.z2, clicked.test_index)
@@ -101,7 +95,7 @@ def explorer(spec, family: str) -> None:
         if clicked.test_index is not None:
             i = clicked.test_index
             sigma = np.exp(0.5 * c.z_log_var[i])
-            kl = float(latent.kl_to_prior(c.z[i], c.z_log_var[i]))
+            kl = c.kl_to_prior(i)
             notes.append(f"Its q(z|x) has σ = ({sigma[0]:.2f}, {sigma[1]:.2f}) and KL to the prior {kl:.2f} nats.")
     with right:
         st.markdown(f"**{name_of(spec)}** decoded at z = ({clicked.z1:+.2f}, {clicked.z2:+.2f})")
@@ -189,7 +183,6 @@ with right:
 for spec in (vae, ae):  # ready before the first click (a few seconds for the conv AE, once per model)
     grid_decodes(spec)
     test_decodes(spec)
-freeze_after_warm_up("latent")  # after the explorers loaded TensorFlow, the models and their decodes
 st.markdown(
     """
 Both models squeeze a digit through two numbers. The **plain autoencoder** (right) is only asked to
@@ -282,9 +275,9 @@ def interpolation(vae, ae) -> None:
         # Encoded when clicked (a callable holding this run's frames), not on every rerun: the GIF alone is
         # 2·steps − 2 frames, ~10–40 ms of Pillow.
         frames = interpolation_frames(spec, z_a, z_b, steps)  # (steps, 28, 28), a cache hit
-        d1.download_button("⬇️ Strip (PNG)", partial(latent.strip_png, frames), "interpolation.png", "image/png",
+        d1.download_button("⬇️ Strip (PNG)", partial(tiles.strip_png, frames), "interpolation.png", "image/png",
                            key="lt_dl_png")
-        d2.download_button("⬇️ Animation (GIF)", partial(latent.gif_bytes, frames), "interpolation.gif", "image/gif",
+        d2.download_button("⬇️ Animation (GIF)", partial(tiles.gif_bytes, frames), "interpolation.gif", "image/gif",
                            key="lt_dl_gif")
         st.markdown("Walking in a straight line through the VAE's space, every step is a plausible digit and the "
                     "shape morphs smoothly. In the plain AE's space the same walk can cross a gap, where the decoder "

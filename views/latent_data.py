@@ -1,5 +1,6 @@
 """The Latent page's cached data and pictures: codes of the test set, decodes, figures and PNGs, each
-cached on what it shows (model spec, settings, points) and shared by every session.
+cached on what it shows (model spec, settings, points) and shared by every session; and `Clicked`,
+a point picked on a map, parsed from the chart's selection.
 
 They live here, not in the page script, because a page's script runs from the top on every rerun:
 there each `@st.cache_*` decorator was applied afresh and hashed its function's source (~15
@@ -8,19 +9,21 @@ they are decorated once per process. Nothing here reads widgets or session state
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 
+from core.figures import tiles
 from core.figures.latent_map import CLICK_GRID, beta_figure, explorer_figure, tiles_figure
 from core.lab import latent
-from core.lab.data import load_mnist, to_float
+from core.lab.data import first_of_each_digit, load_mnist, to_float
 from core.lab.spec import ModelSpec
 from core.lab.zoo import SHIPPED
-from views.common import model_for, model_store, read_only, title
+from views.common import keras_model, model_store, read_only, served
 
 VAES = {0.25: "vae_2d_beta0.25", 1.0: "vae_2d", 4.0: "vae_2d_beta4"}  # β → shipped 2-D VAE
 AE = "ae_2d"  # the plain conv AE with a 2-D code
-SHIPPED_NAMES = {spec: name for name, spec in SHIPPED.items()}  # spec → shipped name, for titles
 ZOOM = 8  # the decoded image at 224 px: big enough to see every pixel
 BETA_DIGITS = 10  # reconstructions shown per β: the first test image of each digit
 # Cache keys hash a spec by its key (a stable 16-hex-digit hash of its settings): Streamlit's default
@@ -28,10 +31,9 @@ BETA_DIGITS = 10  # reconstructions shown per β: the first test image of each d
 BY_KEY = {ModelSpec: lambda spec: spec.key}
 
 
-def name_of(spec) -> str:
-    """What the page calls a model: a shipped model's title, or the Training lab's label (+ key)."""
-    shipped = SHIPPED_NAMES.get(spec)
-    return title(shipped) if shipped else f"{spec.label} ({spec.key[:6]}, trained here)"
+def decode(spec, z: np.ndarray) -> np.ndarray:
+    """Latent points (..., D) → the served model's decodes (..., 28, 28) in [0, 1]."""
+    return latent.decode_points(served(spec).decode, z)
 
 
 # st.cache_resource, not st.cache_data, for the arrays read on every click: cache_data would unpickle
@@ -39,7 +41,7 @@ def name_of(spec) -> str:
 @st.cache_resource(show_spinner="Encoding the 10 000 MNIST test digits (once per model)…", max_entries=8, hash_funcs=BY_KEY)
 def codes(spec) -> latent.Codes:
     mnist = load_mnist()
-    c = latent.test_codes(model_for(spec), to_float(mnist.x_test), mnist.y_test)
+    c = latent.test_codes(keras_model(spec), to_float(mnist.x_test), mnist.y_test)
     return latent.Codes(read_only(c.z), read_only(np.array(c.labels)), None if c.z_log_var is None else read_only(c.z_log_var))
 
 
@@ -49,48 +51,40 @@ def beta_terms(model_name: str) -> latent.ElboTerms:
     spec = SHIPPED[model_name]
     record = model_store().record(spec) or {}
     found = latent.terms_from_metrics(spec.beta, record.get("metrics"))
-    return found or latent.measure_terms(model_for(spec), spec.beta, to_float(load_mnist().x_test))
+    return found or latent.measure_terms(keras_model(spec), spec.beta, to_float(load_mnist().x_test))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def beta_reconstructions(model_name: str) -> np.ndarray:
     """(BETA_DIGITS, 28, 28): the first test image of each digit, through the VAE's posterior mean."""
     mnist = load_mnist()
-    first = [int(np.argmax(mnist.y_test == d)) for d in range(BETA_DIGITS)]
-    model = model_for(SHIPPED[model_name])
-    return latent.decode_points(model, latent.test_codes(model, to_float(mnist.x_test[first]), mnist.y_test[first]).z)
+    first = first_of_each_digit(mnist.y_test)[:BETA_DIGITS]
+    spec = SHIPPED[model_name]
+    return decode(spec, served(spec).encode(to_float(mnist.x_test[first])))
 
 
 @st.cache_resource(show_spinner="Decoding every point of the map's click grid (once per model)…", max_entries=8, hash_funcs=BY_KEY)
 def grid_decodes(spec) -> latent.GridDecodes:
-    g = latent.decode_grid(model_for(spec), codes(spec).z, CLICK_GRID)
-    return latent.GridDecodes(read_only(g.grid), read_only(g.images))
+    grid = latent.click_grid(latent.extent(codes(spec).z), CLICK_GRID)  # (n², 2)
+    return latent.GridDecodes(read_only(grid), read_only(tiles.to_uint8(decode(spec, grid))))
 
 
 @st.cache_resource(show_spinner="Decoding the 10 000 test codes (once per model)…", max_entries=8, hash_funcs=BY_KEY)
 def test_decodes(spec) -> np.ndarray:
     """(10 000, 28, 28) uint8: the decoder's drawing at each test digit's code (a click on a dot)."""
-    return read_only(latent.to_uint8(latent.decode_points(model_for(spec), codes(spec).z)))
+    return read_only(tiles.to_uint8(decode(spec, codes(spec).z)))
 
 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BY_KEY)
 def image_code(spec, image_bytes: bytes) -> tuple[float, float]:
     """The code of a digit (28×28 float32, as bytes: a plain hashable key): the user's drawing on the
     maps, an interpolation end. One encoder call per image and model, not one per rerun."""
-    from core.serving import infer  # lazily: only when the user has drawn something
-
-    z = infer.encode(model_for(spec), np.frombuffer(image_bytes, np.float32).reshape(28, 28))[0]
+    z = served(spec).encode(np.frombuffer(image_bytes, np.float32).reshape(28, 28))[0]
     return float(z[0]), float(z[1])
 
 
 def as_bytes(image: np.ndarray) -> bytes:
     return np.asarray(image, np.float32).tobytes()
-
-
-@st.cache_resource(show_spinner=False, max_entries=8, hash_funcs=BY_KEY)
-def decoder(spec) -> latent.Decoder:
-    """The model's decoder as a compiled graph, shared by every session (read-only)."""
-    return latent.Decoder(model_for(spec))
 
 
 @st.cache_data(show_spinner=False, max_entries=256, hash_funcs=BY_KEY)
@@ -102,8 +96,8 @@ def decoded_uri(spec, z1: float, z2: float, test_index: int | None) -> str:
     else:
         image = grid_decodes(spec).image_at(np.array([z1, z2], np.float32))
     if image is None:  # a point off the grid (the start, or one set by a test): decode it now
-        image = latent.to_uint8(latent.decode_points(decoder(spec), np.array([z1, z2], np.float32)))
-    return latent.png_data_uri(image, ZOOM)
+        image = tiles.to_uint8(decode(spec, np.array([z1, z2], np.float32)))
+    return tiles.png_data_uri(image, ZOOM)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32, hash_funcs=BY_KEY)
@@ -111,10 +105,10 @@ def grid_figure(spec, mode: str, n: int, z1_range: tuple[float, float], z2_range
     """The manifold grid's figure, n² decodes sent as one PNG, per model and setting (shared read-only)."""
     z1 = latent.grid_axes(mode, n, *z1_range)
     z2 = latent.grid_axes(mode, n, *z2_range)
-    images = latent.decode_points(decoder(spec), latent.grid_points(z1, z2))  # (n, n, 28, 28)
+    images = decode(spec, latent.grid_points(z1, z2))  # (n, n, 28, 28)
     every = max(1, n // 8)  # at most ~8 labels per axis stay legible
-    ticks = latent.tile_centres(n)
-    return tiles_figure(latent.tile(images), (ticks[::every], [f"{v:.2f}" for v in z1[::every]]),
+    ticks = tiles.tile_centres(n)
+    return tiles_figure(tiles.tile(images), (ticks[::every], [f"{v:.2f}" for v in z1[::every]]),
                         (ticks[::every], [f"{v:.2f}" for v in z2[::-1][::every]]), "z₁", "z₂", height=620)
 
 
@@ -125,20 +119,20 @@ def prior_png(spec, k: int, seed: int) -> str:
     plain AE ε mapped onto the Gaussian fitted to its test codes."""
     epsilon = latent.prior_samples(k * k, seed)  # (k², 2)
     z = epsilon if spec.is_vae else latent.fitted_gaussian(codes(spec).z, epsilon)
-    return latent.png_data_uri(latent.tile(latent.decode_points(decoder(spec), z).reshape(k, k, 28, 28)), 2)
+    return tiles.png_data_uri(tiles.tile(decode(spec, z).reshape(k, k, 28, 28)), 2)
 
 
 @st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BY_KEY)
 def interpolation_frames(spec, z_a: tuple[float, ...], z_b: tuple[float, ...], steps: int) -> np.ndarray:
     """(steps, 28, 28): the decodes along the straight line from z_a to z_b."""
-    return latent.decode_points(decoder(spec), latent.interpolate(np.array(z_a), np.array(z_b), steps))
+    return decode(spec, latent.interpolate(np.array(z_a), np.array(z_b), steps))
 
 
 @st.cache_resource(show_spinner=False, max_entries=64, hash_funcs=BY_KEY)
 def strip_figure(spec, z_a: tuple[float, ...], z_b: tuple[float, ...], steps: int):
     frames = interpolation_frames(spec, z_a, z_b, steps)
     t = np.linspace(0, 1, steps)
-    return tiles_figure(latent.tile(frames[None]), (latent.tile_centres(steps), [f"{v:.2f}" for v in t]),
+    return tiles_figure(tiles.tile(frames[None]), (tiles.tile_centres(steps), [f"{v:.2f}" for v in t]),
                         x_title="t:  z(t) = (1 − t)·z_A + t·z_B", height=190)
 
 
@@ -148,12 +142,12 @@ def beta_figures(names: tuple[str, ...], current: float):
     terms = [beta_terms(n) for n in names]
     recs = [beta_reconstructions(n) for n in names]
     mnist = load_mnist()
-    originals = [to_float(mnist.x_test[int(np.argmax(mnist.y_test == d))])[..., 0] for d in range(BETA_DIGITS)]
+    originals = to_float(mnist.x_test[first_of_each_digit(mnist.y_test)[:BETA_DIGITS]])[..., 0]  # (BETA_DIGITS, 28, 28)
     labels = ["input", *[f"β = {SHIPPED[n].beta:g}" for n in names]]
     # One tiled PNG, as the grid and the strip: 10 × (1 + β) heatmap traces took ~18 ms per rerun to serialise.
-    rows = np.stack([np.stack(originals), *recs])  # (1 + len(names), BETA_DIGITS, 28, 28)
-    ticks = latent.tile_centres(len(rows))
-    grid = tiles_figure(latent.tile(rows), (latent.tile_centres(BETA_DIGITS), [str(d) for d in range(BETA_DIGITS)]),
+    rows = np.stack([originals, *recs])  # (1 + len(names), BETA_DIGITS, 28, 28)
+    ticks = tiles.tile_centres(len(rows))
+    grid = tiles_figure(tiles.tile(rows), (tiles.tile_centres(BETA_DIGITS), [str(d) for d in range(BETA_DIGITS)]),
                         (ticks, labels), x_title="the first test image of each digit", height=70 * len(rows) + 60)
     return beta_figure(terms, current), grid
 
@@ -166,3 +160,41 @@ def map_figure(spec, marks: tuple[tuple[str, float, float], ...]):
     c = codes(spec)
     note = " (mean of q(z|x))" if spec.is_vae else " (code)"
     return explorer_figure(c.z, c.labels, latent.extent(c.z), {n: (z1, z2) for n, z1, z2 in marks}, axis_note=note)
+
+
+# ---------------------------------------------------------------------------------------------
+# Clicks on the map (the page keeps the last one per model in session state)
+
+
+@dataclass(frozen=True)
+class Clicked:
+    """A point picked on a map: its latent coordinates and, if it was a test digit, its index."""
+
+    z1: float
+    z2: float
+    test_index: int | None = None
+
+    @property
+    def z(self) -> np.ndarray:
+        return np.array([self.z1, self.z2], dtype=np.float32)
+
+    def describe(self) -> str:
+        where = f"z = ({self.z1:+.2f}, {self.z2:+.2f})"
+        return where if self.test_index is None else f"{where}, the centre of test digit #{self.test_index}"
+
+
+def clicked_from_selection(selection: dict | None) -> Clicked | None:
+    """The first point of a Streamlit plotly selection (`event.selection`), or None if empty.
+
+    Points carry "x", "y" and, for test digits, "customdata" = the test index (the invisible
+    click grid has none, so a click on empty space gives a bare point)."""
+    points = (selection or {}).get("points") or []
+    if not points:
+        return None
+    p = points[0]
+    if p.get("x") is None or p.get("y") is None:
+        return None
+    custom = p.get("customdata")
+    custom = custom[0] if isinstance(custom, list | tuple) and custom else custom
+    index = int(custom) if isinstance(custom, int | float) and not isinstance(custom, bool) and custom >= 0 else None
+    return Clicked(float(p["x"]), float(p["y"]), index)

@@ -3,7 +3,7 @@ autoencoders rebuild it, say how unusual it is among MNIST test digits, and plac
 2-D latent space. A bad file gets its own message; the others are still processed.
 
 Every rerun shows every file again, so what a file shows is cached on its bytes and the chosen models:
-decoding and preprocessing, reconstructions (compiled graphs), figures. A rerun with the same files
+decoding and preprocessing, reconstructions, figures. A rerun with the same files
 only lays the cached pieces out; a new file costs its own work once."""
 
 import textwrap
@@ -19,20 +19,20 @@ from core.lab.data import load_mnist, to_float
 from core.lab.images import EXTENSIONS, MAX_MB
 from core.lab.preprocess import Outcome, preprocess_many
 from core.lab.samples import SAMPLES, SAMPLES_DIR
-from core.serving import infer
+from core.lab.zoo import models_of, spec_named
 from views.common import (
-    compiled,
-    freeze_after_warm_up,
-    model_named,
+    keras_model,
+    pick_trained_models,
     read_only,
     remember_user_digit,
-    shipped_model,
+    served,
     show_error,
+    spec_of,
     title,
-    trained_models,
 )
 
-MODELS = ("conv_ae", "vae_2d")  # an autoencoder and a VAE; the VAE's 2-D latent space is mapped
+MODELS = models_of("upload")  # an autoencoder and a VAE; the VAE's 2-D latent space is mapped
+VAE = "vae_2d"
 PICKED = "up_samples"  # session key: the sample images this user chose, in order
 
 
@@ -40,14 +40,14 @@ PICKED = "up_samples"  # session key: the sample images this user chose, in orde
 @st.cache_resource(show_spinner="Scoring the 10 000 MNIST test digits (once per server)…", max_entries=16)
 def reference_errors(model_name: str) -> np.ndarray:
     """Per-image reconstruction BCE of every MNIST test digit under `model_name` (10 000,)."""
-    return read_only(anomaly.score(model_named(model_name), to_float(load_mnist().x_test), "bce"))
+    return read_only(anomaly.score(keras_model(spec_of(model_name)), to_float(load_mnist().x_test), "bce"))
 
 
 @st.cache_resource(show_spinner="Encoding the MNIST test digits (once per server)…")
 def reference_codes(model_name: str) -> tuple[np.ndarray, np.ndarray]:
     """The VAE's z_mean (10 000, 2) of every MNIST test digit, and their labels."""
     mnist = load_mnist()
-    return read_only(infer.encode(shipped_model(model_name), to_float(mnist.x_test))), read_only(mnist.y_test.copy())
+    return read_only(served(spec_named(model_name)).encode(to_float(mnist.x_test))), read_only(mnist.y_test.copy())
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -63,14 +63,13 @@ def file_panel(name: str, data: bytes, model_names: tuple[str, ...]) -> dict:
     read-only by every session that shows the same file with the same models."""
     pre = processed(name, data).pre
     x = pre.image  # (28, 28)
-    # Compiled graphs: one image through each model is ~1–3 ms each, against 10–35 ms eagerly.
-    recs = reconstruct_all({n: compiled(model_named(n), n) for n in model_names}, x)
+    recs = reconstruct_all({n: served(spec_of(n)) for n in model_names}, x)
     return {
         "steps": image_row([img for _, img in pre.steps], [_wrap(c) for c, _ in pre.steps], height=230),
         "recs": image_row([x] + [r.image for r in recs], ["what the model sees<br>28×28"]
                           + [f"{title(r.name)}<br>error {r.bce:.3f}" for r in recs], height=240),
         "errors": [(r.name, r.bce, metrics.percentile_of(r.bce, reference_errors(r.name))) for r in recs],
-        "z": tuple(float(v) for v in infer.encode(model_named("vae_2d"), x)[0]),  # (2,): the VAE's z_mean
+        "z": tuple(float(v) for v in served(spec_named(VAE)).encode(x)[0]),  # (2,): the VAE's z_mean
     }
 
 
@@ -78,7 +77,7 @@ def file_panel(name: str, data: bytes, model_names: tuple[str, ...]) -> dict:
 def map_figure(marks: tuple[tuple[str, float, float], ...]):
     """The VAE's latent map of the test digits with the uploads' marks (name, z₁, z₂): 10 000 points
     take ~30 ms to build, so once per set of marks."""
-    z_test, y_test = reference_codes("vae_2d")
+    z_test, y_test = reference_codes(VAE)
     return latent_map(z_test, y_test, {n: (z1, z2) for n, z1, z2 in marks})
 
 
@@ -114,9 +113,7 @@ if cols[-2].button("All samples", key="up_sample_all", type="primary", width="st
 if cols[-1].button("Clear samples", key="up_clear", width="stretch"):
     picked.clear()
 
-mine = trained_models()
-extra = st.multiselect("Also compare models trained in the Training lab", list(mine), key="up_extra", disabled=not mine,
-                       placeholder="none trained yet" if not mine else "choose models")
+extra = [name for name, _ in pick_trained_models("up_extra")]
 
 files = [(f.name, f.getvalue()) for f in uploads or []] + [(f"sample {n}", sample_bytes(n)) for n in picked]
 if not files:
@@ -156,7 +153,7 @@ if panels:
     left, right = st.columns([3, 2])
     marks = tuple((name, *p["z"]) for name, p in panels.items())
     left.plotly_chart(map_figure(marks), key="up_latent", config={"displayModeBar": False})
-    left.caption(f"{title('vae_2d')}: the centre of q(z|x) for each of the 10 000 MNIST test digits, coloured by "
+    left.caption(f"{title(VAE)}: the centre of q(z|x) for each of the 10 000 MNIST test digits, coloured by "
                  "digit, and for your images (stars). An image that lands among the 3s looks like a 3 to the VAE.")
     # file name → the autoencoder's (MODELS[0]) reconstruction error
     scores = tuple((name, p["errors"][0][1]) for name, p in panels.items())
@@ -176,5 +173,3 @@ with st.expander("How an image becomes MNIST-style"):
    and place it in 28×28 so that the ink's centre of mass is at the centre.
 """
     )
-
-freeze_after_warm_up("upload")  # compiled graphs and reference scores are made: out of the collector's scans

@@ -11,10 +11,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.figures.plots import DIGIT_COLOURS, OKABE_ITO
+from core.figures.tiles import png_data_uri
 from core.lab import latent
 
 CLICK_GRID = 40  # invisible click targets per axis: ~10 px apart on a ~400 px map, so every click is within
-# plotly's 20 px hover distance of one (denser grids cost click time: plotly restyles every point)
+# plotly's 20 px hover distance of one (a denser grid makes each click slower: plotly restyles every point)
 MARK_COLOUR = "#F0E442"  # Okabe–Ito yellow with a black outline: visible on every digit colour
 
 
@@ -73,14 +74,14 @@ def explorer_figure(z: np.ndarray, labels: np.ndarray, box: tuple[tuple[float, f
 def tiles_figure(image: np.ndarray, x_ticks: tuple[np.ndarray, list[str]] | None = None,
                  y_ticks: tuple[np.ndarray, list[str]] | None = None, x_title: str = "", y_title: str = "",
                  height: int = 520, scale: int = 2) -> go.Figure:
-    """A large tiled image (from `core.lab.latent.tile`) sent as one PNG, with optional axis ticks at
+    """A large tiled image (from `core.figures.tiles.tile`) sent as one PNG, with optional axis ticks at
     tile centres (pixel positions, labels): a 20×20 grid is ~30 kB instead of a 360 000-cell heatmap."""
     image = np.asarray(image, np.float32)
     h, w = image.shape
-    source = latent.png_data_uri(image, scale)
+    source = png_data_uri(image, scale)
     xt, yt = x_ticks or ([], []), y_ticks or ([], [])
     axis = dict(showgrid=False, zeroline=False, ticks="")
-    # The layout as one dict: update_xaxes / update_yaxes validate property by property (~10 ms a figure).
+    # The layout as one dict: update_xaxes / update_yaxes validate property by property, which is slow.
     return go.Figure(
         go.Image(source=source, dx=1 / scale, dy=1 / scale, hoverinfo="skip"),  # pixel units of `image`
         layout=dict(

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import LatentLabError
-from core.lab import metrics
-from core.lab.data import load_fashion_mnist, load_mnist, to_float
+from core.lab import inference, metrics
+from core.lab.data import as_batch, load_fashion_mnist, load_mnist, to_float
 from core.lab.models import VAE
-from core.serving import infer
 
 SCORES = ("bce", "mse", "neg_elbo")
 SCORE_LABELS = {"bce": "reconstruction BCE per pixel", "mse": "reconstruction MSE per pixel", "neg_elbo": "−ELBO (nats/image)"}
@@ -30,6 +29,10 @@ ANOMALY_SETS = {
     "rotated": "digits rotated by 90°",
     "flipped": "digits mirrored left–right",
 }
+ANOMALY_SHORT = {  # the same sets named in a few words, for legends
+    "fashion": "Fashion-MNIST", "other_digits": "the other digits", "noise": "uniform random noise",
+    "rotated": "digits rotated by 90°", "flipped": "digits mirrored left–right",
+}
 SPLIT_SEED = 7
 
 
@@ -39,10 +42,10 @@ def score(model, x: np.ndarray, kind: str = "bce") -> np.ndarray:
     if kind == "neg_elbo":
         if not isinstance(model, VAE):
             raise LatentLabError("the −ELBO score needs a VAE; use 'bce' or 'mse' for a plain autoencoder")
-        rec, kl = infer.neg_elbo(model, x)
+        rec, kl = inference.neg_elbo(model, x)
         return rec + kl
-    x_hat = infer.reconstruct(model, x)
-    return {"bce": metrics.per_image_bce, "mse": metrics.per_image_mse}[kind](infer._as_batch(x), x_hat)
+    x_hat = inference.reconstruct(model, x)
+    return {"bce": metrics.per_image_bce, "mse": metrics.per_image_mse}[kind](as_batch(x), x_hat)
 
 
 def _halves(n: int) -> tuple[np.ndarray, np.ndarray]:

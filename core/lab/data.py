@@ -159,3 +159,27 @@ def load_fashion_mnist() -> Split:
 def to_float(x: np.ndarray) -> np.ndarray:
     """uint8 (N, 28, 28) → float32 (N, 28, 28, 1) in [0, 1], the models' input layout."""
     return (x.astype(np.float32) / 255.0)[..., None]
+
+
+def first_of_each_digit(labels: np.ndarray) -> np.ndarray:
+    """The index of the first image of each digit 0..9 in `labels` (N,): int (10,), in digit order.
+
+    The pages' fixed row of examples (e.g. `first_of_each_digit(load_mnist().y_test)`)."""
+    labels = np.asarray(labels)
+    missing = [d for d in range(10) if not np.any(labels == d)]
+    if missing:
+        raise LatentLabError(f"no image of digit(s) {missing} among {len(labels)} labels")
+    return np.array([np.flatnonzero(labels == d)[0] for d in range(10)])
+
+
+def as_batch(x: np.ndarray) -> np.ndarray:
+    """Any of one image (28, 28), images (N, 28, 28) or (N, 28, 28, 1) → float32 (N, 28, 28, 1),
+    the shape every model here takes."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.shape[1:] != (28, 28, 1):
+        raise LatentLabError(f"images must be 28×28, got an array of shape {x.shape}")
+    return x

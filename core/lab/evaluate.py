@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.lab import anomaly, metrics, noise
+from core.lab import anomaly, inference, metrics, noise
 from core.lab.data import load_fashion_mnist, load_mnist, to_float
 from core.lab.spec import ModelSpec
-from core.serving import infer
 
 NOISE_EVAL_SEED = 1234  # fixed so the PSNR figure is the same on every run
 
@@ -30,18 +29,18 @@ def noisy_test_images(noise_factor: float = 0.5, seed: int = NOISE_EVAL_SEED) ->
 
 def evaluate(model, spec: ModelSpec) -> dict[str, float]:
     x = to_float(load_mnist().x_test)
-    x_hat = infer.reconstruct(model, x)
+    x_hat = inference.reconstruct(model, x)
     bce = metrics.per_image_bce(x, x_hat)
     out = {"test_bce": float(bce.mean()), "test_mse": float(metrics.per_image_mse(x, x_hat).mean())}
     if spec.is_vae:
-        rec, kl = infer.neg_elbo(model, x)
+        rec, kl = inference.neg_elbo(model, x)
         out["test_neg_elbo"] = float((rec + kl).mean())
         out["test_kl"] = float(kl.mean())
     fashion = anomaly.score(model, to_float(load_fashion_mnist().x_test), "bce")
     out["auroc_fashion"] = metrics.auroc(bce, fashion)
     if spec.noise_factor > 0:
         clean, noisy = noisy_test_images(0.5)
-        out["psnr_gauss_0.5"] = float(metrics.per_image_psnr(clean, infer.reconstruct(model, noisy)).mean())
+        out["psnr_gauss_0.5"] = float(metrics.per_image_psnr(clean, inference.reconstruct(model, noisy)).mean())
     return {k: round(v, 5) for k, v in out.items()}
 
 

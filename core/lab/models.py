@@ -17,6 +17,7 @@ import keras
 from keras import layers, ops
 
 from core.errors import LatentLabError
+from core.lab.losses import bernoulli_nll, kl_divergence
 from core.lab.spec import KINDS, ModelSpec
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -28,8 +29,8 @@ PACKAGE = "latent_lab"
 # ---------------------------------------------------------------------------------------------
 
 
-# Channel widths are small on purpose: on this 2-core CPU a 32/64-channel conv AE takes ~75 s an
-# epoch, the 16/32 one below ~18 s (measured, XLA on), which keeps retraining all models practical.
+# Channel widths are small on purpose: a CPU retrains every model in reasonable time (16/32 channels
+# train about four times faster than 32/64; see docs/performance.md).
 
 
 def _conv_encoder_trunk(x):
@@ -117,17 +118,11 @@ def build_denoise(spec: ModelSpec) -> keras.Model:
     """Fully convolutional denoiser: the code is a (7, 7, latent_dim) feature map, not a vector.
 
     A dense bottleneck forces the model to redraw the digit from a summary and loses stroke
-    detail (measured: the conv AE's 32-D code gave 18.9 dB PSNR at σ = 0.5); a spatial code keeps
-    where the strokes are, while the stride-2 layers still average the noise away. It is trained on
-    noisy inputs (`spec.noise_factor`) with clean targets by `core.lab.training`.
-
-    Revision 3, chosen by measurement (mean test PSNR at σ = 0.5 after the same 2-epoch cosine run,
-    seconds per epoch on this 2-core CPU): revision 2 (16/32 filters down, 16/8 up, no BatchNorm)
-    18.31 dB, 20 s; twice as wide plus a 3×3 convolution at 7×7 and at 14×14 in the decoder 18.85 dB,
-    63 s; revision 2 with BatchNorm 19.07 dB, 27 s. BatchNorm is the cheap large step (faster
-    convergence); the width and the extra convolutions (a receptive field that sees whole strokes
-    through the noise) add the rest. Together: 72–77 s an epoch; the shipped 7-epoch run scores
-    20.46 dB (revision 2 after 12 epochs: 19.13 dB).
+    detail; a spatial code keeps where the strokes are, while the stride-2 layers still average the
+    noise away. BatchNorm speeds up convergence; the width and the extra 3×3 convolutions at 7×7 and
+    14×14 give a receptive field that sees whole strokes through the noise. It is trained on noisy
+    inputs (`spec.noise_factor`) with clean targets by `core.lab.training`. `spec.latent_dim` is
+    the code's channel count (`spec.code_shape` = (7, 7, latent_dim)).
     """
     if spec.noise_factor <= 0:
         raise LatentLabError(f"a denoising AE needs noise_factor > 0, got {spec.noise_factor}")
@@ -170,23 +165,6 @@ class Sampling(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
-
-
-def kl_divergence(z_mean, z_log_var):
-    """KL(N(z_mean, diag(exp z_log_var)) ‖ N(0, I)) per example, in nats: (B, D) → (B,).
-
-    Closed form: ½ Σ_d (μ_d² + σ_d² − log σ_d² − 1).
-    """
-    return 0.5 * ops.sum(ops.square(z_mean) + ops.exp(z_log_var) - z_log_var - 1.0, axis=-1)
-
-
-def bernoulli_nll(x, x_hat):
-    """−log p(x | z) under independent Bernoulli pixels, summed over pixels: (B, 28, 28, 1) → (B,).
-
-    For grey-level targets in [0, 1] this is the summed binary cross-entropy (continuous MNIST, as in
-    the keras.io example), which is what 'nats per image' means in our metrics.
-    """
-    return ops.sum(ops.binary_crossentropy(x, x_hat), axis=(1, 2, 3))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -269,9 +247,9 @@ class VAE(keras.Model):
 def build_vae(spec: ModelSpec) -> keras.Model:
     """Dense VAE: encoder x → (z_mean, z_log_var), each (B, latent_dim); decoder z → image.
 
-    Dense rather than convolutional: on a 2-core CPU it trains ~10x faster per epoch and, with a 2-D
-    latent, reaches a better test ELBO in the same time (the 2-D bottleneck, not the decoder's
-    receptive field, limits it)."""
+    Dense rather than convolutional: it trains much faster per epoch and, with a 2-D latent, reaches
+    a better test ELBO in the same time (the 2-D bottleneck, not the decoder's receptive field,
+    limits it)."""
     x = keras.Input(IMAGE_SHAPE, name="image")
     h = _mlp_encoder_trunk(x)
     z_mean = layers.Dense(spec.latent_dim, name="z_mean")(h)

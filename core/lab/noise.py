@@ -1,6 +1,7 @@
 """Corruptions for the denoising lab. Each takes clean images in [0, 1] (any shape ending in the
 image dims) and a seed, and returns a corrupted copy in [0, 1]; the same seed gives the same noise,
-so a whole classroom sees the same picture.
+so a whole classroom sees the same picture. The seed may also be a `numpy.random.Generator`, which
+is drawn from as it stands (training continues one stream from batch to batch).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import numpy as np
 from core.errors import LatentLabError
 
 
-def gaussian(x: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
-    """x + σ·N(0, 1) per pixel, clipped to [0, 1] (the denoising AE's training corruption)."""
+def gaussian(x: np.ndarray, sigma: float, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """clip(x + σ·N(0, 1), 0, 1) per pixel, float32: the denoising AE's training corruption, and
+    the one definition of Gaussian noise in the app (training, evaluation, the Denoise page)."""
     if sigma < 0:
         raise LatentLabError(f"Gaussian noise σ must be ≥ 0, got {sigma}")
     rng = np.random.default_rng(seed)

@@ -12,6 +12,8 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from core.errors import LatentLabError
 
 KINDS = ("lesson", "conv_ae", "ae_2d", "denoise", "vae")
@@ -21,6 +23,7 @@ SCHEDULES = ("constant", "cosine")
 # loaded into (or mistaken for) the new architecture. Revision 1 is left out of the hash.
 ARCH_REVISION = {"lesson": 1, "conv_ae": 1, "ae_2d": 1, "denoise": 3, "vae": 1}
 VAE_KINDS = ("vae",)
+FIXED_LATENT_DIM = {"ae_2d": 2}  # kinds whose code size is part of what they are
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,8 @@ class ModelSpec:
     """Everything that determines a trained model.
 
     kind          one of `KINDS` (see `core.lab.models.BUILDERS`)
-    latent_dim    size of the code z
+    latent_dim    size of the code z; for "denoise", the channels of its (7, 7, latent_dim) feature map
+                  (see `code_shape`); "ae_2d" is 2 by definition
     beta          weight of the KL term (VAEs only; 1.0 is the true ELBO)
     noise_factor  std of the Gaussian noise added to training inputs (denoising AE only)
     epochs, batch_size, learning_rate, seed   the training recipe
@@ -61,6 +65,10 @@ class ModelSpec:
                 f"(got beta={self.beta}, noise_factor={self.noise_factor}, "
                 f"learning_rate={self.learning_rate}, train_size={self.train_size})"
             )
+        fixed = FIXED_LATENT_DIM.get(self.kind)
+        if fixed is not None and self.latent_dim != fixed:
+            raise LatentLabError(f"{self.kind!r} has a {fixed}-D code by definition, got latent_dim={self.latent_dim!r}; "
+                                 f"use kind 'conv_ae' for other code sizes")
         if self.schedule not in SCHEDULES:
             raise LatentLabError(f"unknown schedule {self.schedule!r}; valid schedules: {', '.join(SCHEDULES)}")
         bad = [d for d in self.digits if d not in range(10)]
@@ -72,6 +80,17 @@ class ModelSpec:
     @property
     def is_vae(self) -> bool:
         return self.kind in VAE_KINDS
+
+    @property
+    def code_shape(self) -> tuple[int, ...]:
+        """The shape of one code: (latent_dim,), except the denoiser, whose code is a 7×7 map with
+        `latent_dim` channels (7, 7, latent_dim)."""
+        return (7, 7, self.latent_dim) if self.kind == "denoise" else (self.latent_dim,)
+
+    @property
+    def code_size(self) -> int:
+        """How many numbers one code holds (the denoiser's 7×7×32 map: 1568, more than 784 pixels)."""
+        return int(np.prod(self.code_shape))
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

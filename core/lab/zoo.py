@@ -75,14 +75,31 @@ def spec_named(name: str) -> ModelSpec:
         raise LatentLabError(f"unknown model {name!r}; shipped models: {', '.join(SHIPPED)}") from None
 
 
+KIND_NAMES = {  # what each model kind is called on screen
+    "lesson": "Lesson-style dense AE", "conv_ae": "Conv AE", "ae_2d": "Conv AE",
+    "denoise": "Denoising conv AE", "vae": "VAE",
+}
+
+
 def name_of(spec: ModelSpec) -> str:
-    """A title for any spec: the shipped model's title, or the spec's own label for a trained one."""
-    for name, entry in ENTRIES.items():
+    """A name for people, for any spec: a shipped model's title, or for a model trained in the
+    Training lab what it is and how it was trained, e.g. "VAE (2-D code, β = 1, 512 digits, 1 epoch)"."""
+    for entry in ENTRIES.values():
         if entry.spec == spec:
             return entry.title
     if spec.digits and dataclasses.replace(spec, digits=()) == ONE_CLASS_TEMPLATE:
         return f"One-class VAE (digit {', '.join(map(str, spec.digits))} only)"
-    return spec.label
+    code = "×".join(map(str, spec.code_shape)) if len(spec.code_shape) > 1 else f"{spec.latent_dim}-D"
+    parts = [f"{code} code"]
+    if spec.is_vae:
+        parts.append(f"β = {spec.beta:g}")
+    if spec.noise_factor:
+        parts.append(f"noise σ = {spec.noise_factor:g}")
+    if spec.digits:
+        parts.append(f"digit{'s' if len(spec.digits) > 1 else ''} {', '.join(map(str, spec.digits))} only")
+    parts.append(f"{spec.train_size:,} digits" if spec.train_size else "all digits")
+    parts.append(f"{spec.epochs} epoch{'s' if spec.epochs > 1 else ''}")
+    return f"{KIND_NAMES[spec.kind]} ({', '.join(parts)})"
 
 
 # The one-class recipe (Anomalies page): this spec with digits=(d,) for d in 0..9. Chosen by

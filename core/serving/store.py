@@ -115,6 +115,16 @@ def read_record(directory: Path, spec: ModelSpec) -> dict | None:
     return record
 
 
+def mark_used(directory: Path, spec: ModelSpec) -> None:
+    """Set the entry's weights' access time to now (mtime kept): the user cache's least-recently-used order
+    (`core.serving.worker.evict_lru`). Explicit, since many mounts record reads lazily (relatime) or never."""
+    weights = directory / f"{spec.key}.keras"
+    try:
+        os.utime(weights, ns=(time.time_ns(), weights.stat().st_mtime_ns))
+    except OSError as e:  # a read-only cache still serves; only the eviction order suffers
+        log.debug("cannot mark %s used: %s", weights, e)
+
+
 def load_entry(directory: Path, spec: ModelSpec):
     """Load a verified entry with Keras safe mode (no arbitrary code from the file)."""
     import keras
@@ -148,7 +158,7 @@ class ModelStore:
         with self._guard:
             return self._key_locks.setdefault(key, threading.Lock())
 
-    def _find(self, spec: ModelSpec) -> tuple[Path, dict] | None:
+    def locate(self, spec: ModelSpec) -> tuple[Path, dict] | None:
         """The first directory (cache, then assets) holding a valid entry; corrupt cache entries
         are deleted so they get rebuilt, corrupt shipped ones are skipped with a warning."""
         for directory in (self.cache_dir, self.assets_dir):
@@ -164,9 +174,13 @@ class ModelStore:
                 return directory, record
         return None
 
+    def forget_key(self, key: str) -> None:
+        """Drop a loaded model from memory (its files stay); the next `get` loads it again."""
+        self._models.pop(key, None)
+
     def available(self, spec: ModelSpec) -> bool:
         """True if `get(spec)` would not need to train."""
-        return spec.key in self._models or self._find(spec) is not None
+        return spec.key in self._models or self.locate(spec) is not None
 
     def loaded(self, spec: ModelSpec) -> bool:
         """True if the model is in this process's memory (`get` returns it at once)."""
@@ -198,7 +212,7 @@ class ModelStore:
     def record(self, spec: ModelSpec) -> dict | None:
         """The stored record (spec, training time, metrics) of an available model."""
         if spec.key not in self._records:
-            found = self._find(spec)
+            found = self.locate(spec)
             if found is None:
                 return None
             self._records[spec.key] = found[1]
@@ -216,13 +230,15 @@ class ModelStore:
         with self._key_lock(spec.key):
             if spec.key in self._models:  # another thread finished while we waited
                 return self._models[spec.key]
-            found = self._find(spec)
+            found = self.locate(spec)
             if found is None:
                 found = self._train_locked(spec, on_progress, should_stop, train_options)
                 if found is None:
                     return None
             directory, record = found
             model = load_entry(directory, spec)
+            if directory == self.cache_dir:
+                mark_used(directory, spec)
             self._models[spec.key], self._records[spec.key] = model, record
             return model
 
@@ -235,7 +251,7 @@ class ModelStore:
             return self._forwards[spec.key]
         with self._forward_lock:
             if spec.key not in self._forwards:
-                found, fp = self._find(spec), None
+                found, fp = self.locate(spec), None
                 if found is not None and (found[0] / f"{spec.key}{FORWARD_SUFFIX}").exists():
                     try:
                         fp = ForwardPass.load(found[0] / f"{spec.key}{FORWARD_SUFFIX}", expect_sha256=found[1]["sha256"])
@@ -251,7 +267,7 @@ class ModelStore:
 
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with filelock.FileLock(str(self.cache_dir / f"{spec.key}.lock"), timeout=LOCK_TIMEOUT_S):
-            found = self._find(spec)  # another process may have trained it while we waited
+            found = self.locate(spec)  # another process may have trained it while we waited
             if found is not None:
                 return found
             result = train(spec, on_progress=on_progress, should_stop=should_stop, **train_options)
