@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_draw_latency import AWAIT_ANSWER_JS, MEASURE_JS, PAD, strokes  # noqa: E402
 from harness import start_server  # noqa: E402
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, _stop, free_port  # noqa: E402
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, free_port, stop_server  # noqa: E402
 
 try:
     from playwright.async_api import Error as PlaywrightError
@@ -235,7 +235,7 @@ def main() -> int:
                                     args.interval, args.seed))
     finally:
         sampler.stop()
-        _stop(proc)
+        stop_server(proc)
     server_log = log.read_text(errors="replace")
     tracebacks = server_log.count("Traceback")
 

@@ -62,7 +62,7 @@ from bench_classroom import TICKS, MemorySampler, _cpu_seconds, _tree  # noqa: E
 from bench_draw_latency import strokes  # noqa: E402
 from harness import start_server  # noqa: E402
 
-from tests.browser_support import _stop, free_port  # noqa: E402
+from tests.browser_support import free_port, stop_server  # noqa: E402
 
 TARGET_P95_MS = 1000.0
 TARGET_RSS_GB = 3.0
@@ -769,7 +769,7 @@ def main() -> int:
                                     args.seconds, args.interval, args.seed))
     finally:
         sampler.stop()
-        _stop(proc)
+        stop_server(proc)
     server_log = log.read_text(errors="replace")
     ok = report(args, out, summarise(out, server_log), sampler.peak)
     if "Traceback" in server_log:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_draw_latency import MEASURE_JS, PAD, answered, draw  # noqa: E402  (a sibling script, not a package)
 from harness import start_server  # noqa: E402
 
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _stop, free_port  # noqa: E402
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, stop_server  # noqa: E402
 
 TARGET_S = 6.0
 STROKE = [(0.55, 0.12), (0.54, 0.35), (0.53, 0.6), (0.52, 0.85)]  # a "1"
@@ -60,7 +60,7 @@ def one_run(browser, via_home: bool = False) -> dict[str, float]:
         total = time.perf_counter() - t0
     finally:
         context.close()
-        _stop(proc)
+        stop_server(proc)
     log.unlink(missing_ok=True)
     return {"healthy": healthy, "pad": pad_shown, "first_answer_ms": result["ms"], "total": total}
 

@@ -80,7 +80,7 @@ def _wait_for_health(base_url: str, proc: subprocess.Popen, log_path: Path, time
     pytest.fail(f"streamlit was not healthy at {url} after {timeout_s:.0f} s ({last_error}):\n{_log_tail(log_path)}")
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_server(proc: subprocess.Popen) -> None:
     """Terminate the server and everything it started (it runs in its own process group)."""
     if proc.poll() is not None:
         return
@@ -137,7 +137,7 @@ def streamlit_server() -> Iterator[ServerURL]:
         url.log_path = log_path
         yield url
     finally:
-        _stop(proc)
+        stop_server(proc)
         log_file.close()
         if proc.returncode in (0, -signal.SIGTERM):
             log_path.unlink(missing_ok=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import ROOT, _log_tail, _stop, _wait_for_health, free_port
+from tests.browser_support import ROOT, _log_tail, _wait_for_health, free_port, stop_server
 
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 SAMPLES = ROOT / "assets" / "samples"
@@ -124,7 +124,7 @@ def topology():
         yield Topology(proxy, replicas, cache, prefix, logs)
     finally:
         for proc in reversed(procs):
-            _stop(proc)
+            stop_server(proc)
         shutil.rmtree(work, ignore_errors=True)
 
 
