@@ -4,9 +4,10 @@
     python bench/bench_quick_preset.py --preset "The lesson's model, as in the lesson (≈30 s)"
     python bench/bench_quick_preset.py --latent-dim 8 --epochs 5    # try a variant when tuning the preset
 
-Does what the Train page's Start button does: a `JobBoard` over a `ModelStore` that evaluates new
-models (as `views.common.model_store()` does), started with the preset's spec, into a fresh empty
-cache so nothing is reused. The wall time runs from `start()` until the job is done: data
+Does what the Train page's Start button and the training worker do: the preset's spec submitted to a
+`core.serving.queue.TrainingQueue` over a fresh empty cache (so nothing is reused), and the job run by
+`core.serving.worker.run_job` (here in this process, on a thread). The wall time runs from `submit()`
+until the job is done: data
 preparation, model build, training with per-step progress, validation losses and watched
 reconstructions each epoch, the test-set evaluation, and the atomic save. TensorFlow is imported
 (and the MNIST files read once) before the clock starts, as on a running server.
@@ -56,8 +57,8 @@ def nearest_neighbour_labels(reference: np.ndarray, labels: np.ndarray, queries:
 
 def recognisability(model) -> tuple[float, float]:
     """(1-NN accuracy on test digits, on their reconstructions), both in [0, 1]."""
-    from core.lab.data import load_mnist, to_float
     from core.lab import inference
+    from core.lab.data import load_mnist, to_float
 
     mnist = load_mnist()
     ref = to_float(mnist.x_train[:KNN_REFERENCE]).reshape(KNN_REFERENCE, -1)
@@ -84,25 +85,28 @@ def main() -> int:
 
     import keras  # noqa: F401 - imported before the clock, as on a running server
 
+    import threading
+
     from core.lab.data import load_mnist
-    from core.serving.jobs import JobBoard
+    from core.serving.queue import QueueConfig, TrainingQueue
     from core.serving.store import ModelStore
+    from core.serving.worker import run_job
 
     load_mnist()
     with tempfile.TemporaryDirectory(prefix="bench-quick-") as tmp:
-        store = ModelStore(cache_dir=Path(tmp) / "cache", assets_dir=Path(tmp) / "no-assets", evaluate_after_training=True)
-        board = JobBoard(store)
+        queue = TrainingQueue(QueueConfig(cache_dir=Path(tmp) / "cache"))
+        store = ModelStore(cache_dir=Path(tmp) / "cache", assets_dir=Path(tmp) / "no-assets")
         t0 = time.perf_counter()
-        job = board.start(spec)
+        job_id = queue.submit(spec, session="bench")
+        threading.Thread(target=run_job, args=(job_id, queue), daemon=True).start()
         first_progress = None
-        while job.active:
+        while (job := queue.job(job_id)).active:
             if first_progress is None and job.progress is not None:
                 first_progress = time.perf_counter() - t0
             time.sleep(0.05)
         wall = time.perf_counter() - t0
-        snap = job.snapshot()
-        if snap["state"] != "done":
-            print(f"training ended {snap['state']}: {snap['error']}", file=sys.stderr)
+        if job.state != "done":
+            print(f"training ended {job.state}: {job.error}", file=sys.stderr)
             return 2
         record = store.record(spec)
         acc_x, acc_rec = recognisability(store.get(spec))
@@ -115,7 +119,7 @@ def main() -> int:
           f"model.fit {record['train_seconds']:.1f} s; target ≤ {TARGET_S:.0f} s)")
     m = record["metrics"]
     print("test metrics: " + ", ".join(f"{k} {v:g}" for k, v in m.items()))
-    last = snap["epochs"][-1]
+    last = job.epochs[-1]
     print("last epoch: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "epoch"))
     print(f"recognisable: 1-NN labels {acc_rec:.1%} of {KNN_QUERIES} reconstructed test digits correctly "
           f"({acc_x:.1%} of the originals)")

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser_support import _stop  # noqa: E402
+from tests.browser_support import stop_server  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -39,7 +39,7 @@ def start_server(port: int, prefix: str = "bench-") -> tuple[subprocess.Popen, P
                     return proc, Path(log.name)
         except OSError:
             time.sleep(0.05)
-    _stop(proc)
+    stop_server(proc)
     raise SystemExit(f"streamlit was not healthy after 60 s; log: {log.name}")
 
 
@@ -60,5 +60,5 @@ def server_and_chromium(prefix: str):
             yield browser, f"http://127.0.0.1:{port}", log
             browser.close()
     finally:
-        _stop(proc)
+        stop_server(proc)
     log.unlink(missing_ok=True)

@@ -5,6 +5,8 @@
     python -m core evaluate [--json FILE]      # metrics table for the shipped models
     python -m core export [--name NAME]        # rewrite the ONNX files of the named shipped models
     python -m core worker                      # serve the Training lab's job queue (core.serving.worker)
+    python -m core prefetch                    # download the full MNIST and Fashion-MNIST into Keras's cache
+    python -m core make-subset                 # rewrite the test subsets in assets/data from the full data
 """
 
 from __future__ import annotations
@@ -130,6 +132,23 @@ def cmd_worker(args) -> None:
     run_worker(parent_pid=args.parent_pid)
 
 
+def cmd_prefetch(args) -> None:
+    from core.lab.data import prefetch
+
+    for name, path in prefetch().items():
+        print(f"{name}: {path}")
+    print("The full data is on this computer: training and `evaluate` can run offline now.")
+
+
+def cmd_make_subset(args) -> None:
+    from core.lab.data import SUBSET_DIR, SUBSET_MANIFEST, make_subset
+
+    out = Path(args.out) if args.out else SUBSET_DIR
+    for file, entry in make_subset(out).items():
+        print(f"{out / file}: {entry['images']} images, {entry['bytes'] / 1024:.0f} KB, arrays sha256 {entry['arrays_sha256']}")
+    print(f"wrote {out / SUBSET_MANIFEST}")
+
+
 def cmd_evaluate(args) -> None:
     from core.lab.evaluate import evaluate, evaluate_one_class
     from core.lab.zoo import one_class_spec
@@ -190,6 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     w = sub.add_parser("worker", help="train the Training lab's queued jobs (LATENT_LAB_QUEUE_URL, LATENT_LAB_CACHE)")
     w.add_argument("--parent-pid", type=int, help="stop when this process (the app server that started it) is gone")
     w.set_defaults(func=cmd_worker)
+
+    g = sub.add_parser("prefetch", help="download the full MNIST and Fashion-MNIST into Keras's cache (needs internet)")
+    g.set_defaults(func=cmd_prefetch)
+
+    m = sub.add_parser("make-subset", help="rewrite the test subsets the pages use offline (needs the full data)")
+    m.add_argument("--out", help="output directory (default: assets/data)")
+    m.set_defaults(func=cmd_make_subset)
 
     args = parser.parse_args(argv)
     try:

@@ -22,6 +22,32 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Models trained during tests (Training lab, store tests) go to a throw-away cache, never ~/.cache.
 os.environ.setdefault("LATENT_LAB_CACHE", tempfile.mkdtemp(prefix="latent-lab-test-cache-"))
 
+# Training, `evaluate` and the quality floors need the full MNIST and Fashion-MNIST; the pages do not
+# (they fall back to the test subsets in assets/data). Without the full data, such tests skip, saying why.
+FULL_DATA_REASON = (
+    "needs the full MNIST and Fashion-MNIST, which are not on this machine: set LATENT_LAB_DATA to a folder "
+    "holding mnist.npz and fashion-mnist/, or run `python -m core prefetch` once while online"
+)
+
+
+def _skip_without_full_data() -> None:
+    from core.lab.data import full_data_available  # numpy only: cheap
+
+    if not full_data_available():
+        pytest.skip(FULL_DATA_REASON)
+
+
+def pytest_runtest_setup(item):
+    """Tests marked `needs_full_data` skip with FULL_DATA_REASON when the full data is not here."""
+    if item.get_closest_marker("needs_full_data") is not None:
+        _skip_without_full_data()
+
+
+@pytest.fixture(scope="session")
+def needs_full_data():
+    """The same skip, for fixtures (a marker cannot be put on a fixture)."""
+    _skip_without_full_data()
+
 
 @pytest.fixture
 def tiny_spec():

@@ -32,7 +32,7 @@ def test_home_page_loads_the_other_pages_models_in_the_background(app):
     assert thread.name == "latent-lab-warm-up"
     thread.join(timeout=TIMEOUT)
     assert not thread.is_alive()
-    assert all(server().loaded(spec_named(name)) for name in WARM_UP)
+    assert all(server().loaded(spec_named(name)) and server().store.loaded(spec_named(name)) for name in WARM_UP)
 
 
 def test_draw_page_waits_for_a_drawing(app):
@@ -69,33 +69,33 @@ def test_draw_page_reconstructs_a_test_digit(app):
     assert app.session_state["user_digit"]["source"].startswith("MNIST test #3")
 
 
-def test_draw_page_falls_back_to_keras_without_forward_packs(app, monkeypatch):
-    """Shipped models answer from numpy forward packs; with none (missing or stale) the page uses the
-    Keras models and shows the same reconstructions and errors."""
+def test_draw_page_shows_the_same_from_onnx_and_from_keras(app, monkeypatch):
+    """Shipped models answer from ONNX Runtime; without their ONNX files (missing or stale) the serving
+    layer uses the Keras models, and the page shows the same reconstructions and errors."""
     import streamlit as st
 
-    from core.serving.store import ModelStore
+    from core.serving import infer
 
-    def show_digit_3():
-        st.cache_data.clear()
-        st.cache_resource.clear()  # the page's models, so the next run resolves them again
+    def show_digit_3(server):
+        monkeypatch.setattr(infer, "_server", server)
+        st.cache_data.clear()  # the page's cached reconstructions, so the next run asks the models again
         app.switch_page("views/draw.py").run()
         app.number_input(key="draw_example_index").set_value(3)
         app.toggle(key="draw_use_example").set_value(True).run()
         assert not app.exception and not app.error
         return _strip(app, "draw_reconstructions")["panels"]
 
-    calls = []
-    real_forward = ModelStore.forward
-    monkeypatch.setattr(ModelStore, "forward", lambda self, spec: calls.append(spec) or real_forward(self, spec))
-    from_packs = show_digit_3()
-    assert len(calls) == 3  # one pack per shipped Draw model
-    monkeypatch.setattr(ModelStore, "forward", lambda self, spec: None)
-    from_keras = show_digit_3()
-    assert [p["note"] for p in from_keras] == [p["note"] for p in from_packs]
-    for a, b in zip(from_keras, from_packs, strict=True):
+    onnx, keras = infer.Server(prefer_onnx=True), infer.Server(prefer_onnx=False)
+    from_onnx = show_digit_3(onnx)
+    from_keras = show_digit_3(keras)
+    from core.lab.zoo import FAST_PATH, spec_named
+
+    assert {onnx.served(spec_named(n)).engine for n in FAST_PATH} == {"onnx"}
+    assert {keras.served(spec_named(n)).engine for n in FAST_PATH} == {"keras"}
+    assert [p["note"] for p in from_keras] == [p["note"] for p in from_onnx]
+    for a, b in zip(from_keras, from_onnx, strict=True):
         assert a["title"] == b["title"]
-        # 8-bit pixels of the reconstructions; packs match Keras within 1e-5, so at most 1 grey level apart.
+        # 8-bit pixels of the reconstructions; ONNX matches Keras within 1e-5, so at most 1 grey level apart.
         pa, pb = (np.frombuffer(base64.b64decode(p["pixels"]), np.uint8).astype(int) for p in (a, b))
         assert np.abs(pa - pb).max() <= 1
 

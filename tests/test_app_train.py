@@ -40,7 +40,7 @@ def trained():
     assert any("Press" in i.value or "Start training" in i.value for i in at.info)
     at.button(key="tr_start").click().run()
     assert not at.exception
-    _poll(at, lambda a: any("Done in" in s.value for s in a.success))
+    _poll(at, lambda a: any("Done in" in s.value for s in a.success), timeout=300)  # a busy machine starves the niced worker
     return at
 
 
@@ -102,8 +102,32 @@ def test_trained_model_is_offered_on_the_denoise_page(trained):
 
 def test_cancel_from_the_page():
     at = AppTest.from_file("../app.py", default_timeout=90).run()
-    _custom(at, epochs=30, size=30000)
+    _custom(at, epochs=20, size=30000)  # 600,000 image-passes: the default cost cap
     at.button(key="tr_start").click().run()
     _poll(at, lambda a: any(b.key == "tr_cancel" for b in a.button) and len(a.get("progress")) > 0)
     at.button(key="tr_cancel").click().run()
     _poll(at, lambda a: any("Cancelled" in w.value for w in a.warning), timeout=60)
+
+
+def test_queue_position_limits_and_cancel_while_queued():
+    """Two students: the second waits behind the first and sees where; one job per session; too big a run
+    is refused with the numbers; a queued run is cancelled at once."""
+    first, second = (AppTest.from_file("../app.py", default_timeout=90).run() for _ in range(2))
+    _custom(first, epochs=20, size=30000)
+    first.button(key="tr_start").click().run()
+    _custom(second, epochs=19, size=30000)
+    second.button(key="tr_start").click().run()
+    _poll(second, lambda a: any("Waiting in the training queue: **1** of 1" in i.value for i in a.info))
+    assert "starts in about" in second.info[0].value
+    # One queued-or-running job per browser session.
+    second.slider(key="tr_epochs").set_value(2).run()
+    second.button(key="tr_start").click().run()
+    assert "one queued-or-running job per browser session" in second.error[0].value
+    # Too big a run, with its numbers.
+    second.slider(key="tr_epochs").set_value(30).run()
+    second.button(key="tr_start").click().run()
+    assert "900,000 image-passes" in second.error[0].value and "LATENT_LAB_MAX_JOB_COST" in second.error[0].value
+    for at in (second, first):  # cancel the queued one, then the running one
+        _poll(at, lambda a: any(b.key == "tr_cancel" for b in a.button))
+        at.button(key="tr_cancel").click().run()
+        _poll(at, lambda a: any("Cancelled" in w.value for w in a.warning), timeout=60)

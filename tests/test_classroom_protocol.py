@@ -18,7 +18,7 @@ import pytest
 
 from bench import bench_classroom_protocol as bench
 from bench.harness import start_server
-from tests.browser_support import _stop, free_port
+from tests.browser_support import free_port, stop_server
 
 STUDENTS = 2
 SECONDS = 6.0
@@ -33,7 +33,7 @@ def server():
     try:
         yield proc, log, port
     finally:
-        _stop(proc)
+        stop_server(proc)
         log.unlink(missing_ok=True)
 
 

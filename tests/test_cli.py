@@ -9,6 +9,7 @@ from core.lab.zoo import SHIPPED
 from core.serving.store import read_record
 
 
+@pytest.mark.needs_full_data
 def test_evaluate_writes_json(tmp_path, capsys):
     out = tmp_path / "metrics.json"
     assert main(["evaluate", "--name", "lesson", "--json", str(out)]) == 0
@@ -21,6 +22,7 @@ def test_evaluate_writes_json(tmp_path, capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.needs_full_data
 def test_train_one_spec_into_a_directory(tmp_path, capsys):
     argv = ["train", "--kind", "vae", "--latent-dim", "2", "--epochs", "1", "--batch-size", "128",
             "--train-size", "512", "--out", str(tmp_path)]

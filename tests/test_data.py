@@ -7,6 +7,7 @@ from core.errors import LatentLabError
 from core.lab import data
 
 
+@pytest.mark.needs_full_data
 def test_mnist_matches_its_readme():
     m = data.load_mnist()
     assert m.x_train.shape == (60000, 28, 28) and m.x_test.shape == (10000, 28, 28)
@@ -16,6 +17,7 @@ def test_mnist_matches_its_readme():
     assert m.x_train.mean() == pytest.approx(33.3184, abs=1e-3)
 
 
+@pytest.mark.needs_full_data
 def test_fashion_mnist_loads_from_idx():
     f = data.load_fashion_mnist()
     assert f.x_train.shape == (60000, 28, 28) and f.x_test.shape == (10000, 28, 28)
@@ -27,6 +29,7 @@ def test_to_float_layout():
     assert x.shape == (1, 1, 2, 1) and x.dtype == np.float32 and x.max() == 1.0
 
 
+@pytest.mark.needs_full_data
 def test_fingerprint_is_content_based():
     m = data.load_mnist()
     assert m.fingerprint() == data.Split(*(a.copy() for a in (m.x_train, m.y_train, m.x_test, m.y_test))).fingerprint()
@@ -51,11 +54,13 @@ def test_read_idx_round_trip_and_truncation(tmp_path):
 
 
 def test_offline_without_data_gives_a_clear_message(tmp_path, monkeypatch):
-    """No data directory and no network: the message names the variable and the files."""
+    """No data directory and no Keras cache: the message names the variable, the files and `prefetch`,
+    and nothing tries to download."""
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
 
     def offline(*args, **kwargs):
-        raise OSError("URL fetch failure: no network")
+        raise AssertionError("the loaders must not download: only `python -m core prefetch` does")
 
     monkeypatch.setattr(data, "_keras_get_file", offline)
     data.load_mnist.cache_clear()
@@ -64,6 +69,7 @@ def test_offline_without_data_gives_a_clear_message(tmp_path, monkeypatch):
         with pytest.raises(LatentLabError) as err:
             data.load_mnist()
         assert data.DATA_ENV in str(err.value) and "mnist.npz" in str(err.value)
+        assert "python -m core prefetch" in str(err.value) and "shared/data" not in str(err.value)
         with pytest.raises(LatentLabError) as err:
             data.load_fashion_mnist()
         assert "t10k-images-idx3-ubyte.gz" in str(err.value)
@@ -84,3 +90,15 @@ def test_pickles_are_never_loaded(tmp_path, monkeypatch):
             data.load_mnist()
     finally:
         data.load_mnist.cache_clear()
+
+
+@pytest.mark.needs_full_data
+def test_first_of_each_digit_by_scanning():
+    labels = np.array([3, 1, 3, 0, 2, 9, 8, 7, 1, 6, 5, 4, 4, 0])
+    first = data.first_of_each_digit(labels)
+    for d in range(10):  # the definition, by a plain scan
+        assert first[d] == next(i for i, y in enumerate(labels) if y == d)
+    y_test = data.load_mnist().y_test
+    assert list(y_test[data.first_of_each_digit(y_test)]) == list(range(10))
+    with pytest.raises(LatentLabError, match=r"\[5\]"):
+        data.first_of_each_digit(labels[labels != 5])

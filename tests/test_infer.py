@@ -65,3 +65,28 @@ def test_user_models_are_evicted_least_recently_used_first(server, monkeypatch):
 def test_bad_images_get_a_clear_message(server):
     with pytest.raises(LatentLabError, match="28×28"):
         server.served(ModelSpec("lesson", latent_dim=4, **TINY)).reconstruct(np.zeros((2, 32, 32)))
+
+
+def test_large_batches_go_through_in_chunks(server, monkeypatch):
+    monkeypatch.setattr(infer, "CHUNK", 7)
+    served = server.served(ModelSpec("vae", latent_dim=2, **TINY))
+    x = to_float(load_mnist().x_test[:20])
+    monkeypatch.setattr(infer, "CHUNK", 1000)
+    whole = served.reconstruct(x), served.encode_gaussian(x)
+    monkeypatch.setattr(infer, "CHUNK", 7)
+    np.testing.assert_allclose(served.reconstruct(x), whole[0], atol=1e-6)
+    for a, b in zip(served.encode_gaussian(x), whole[1], strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lesson", "conv_ae", "vae_2d", "denoise"])
+def test_shipped_models_are_served_by_onnx_and_match_keras(name, x):
+    from core.lab.zoo import SHIPPED
+
+    server = infer.Server(ModelStore(allow_training=False))
+    spec = SHIPPED[name]
+    served, model = server.served(spec), server.model(spec)
+    assert served.engine == "onnx"
+    np.testing.assert_allclose(served.reconstruct(x), inference.reconstruct(model, x), atol=1e-5)
+    z = served.encode(x)
+    np.testing.assert_allclose(served.decode(z), inference.decode(model, z), atol=1e-5)

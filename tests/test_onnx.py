@@ -64,6 +64,8 @@ def _assert_match(spec: ModelSpec, parts: OnnxParts, reference: dict[str, np.nda
 def test_shipped_onnx_matches_keras(name, digits):
     spec = SHIPPED[name]
     record = read_record(ASSETS_DIR, spec)
+    if record is None:  # test_shipped fails for the missing weights themselves
+        pytest.skip(f"{name} has no weights yet: python -m core train --name {name} (exports it too)")
     parts = load_onnx(spec.key, record["sha256"], ASSETS_DIR)
     assert parts is not None, f"{name}: no current ONNX files; run `python -m core export --name {name}`"
     _assert_match(spec, parts, _keras_parts(spec, load_entry(ASSETS_DIR, spec), digits), digits)
@@ -72,6 +74,8 @@ def test_shipped_onnx_matches_keras(name, digits):
 def test_manifest_lists_the_onnx_files():
     manifest = json.loads(MANIFEST.read_text())["models"]
     for name in ONNX_EXPORTED:
+        if name not in manifest:  # not trained yet (see above)
+            continue
         assert manifest[name]["onnx"] == onnx_sha256(SHIPPED[name], ASSETS_DIR), name
 
 
@@ -185,6 +189,19 @@ def test_encode_gaussian_needs_a_vae(tmp_path, digits):
     parts = load_onnx(spec.key, _exported(spec, tmp_path)["sha256"], tmp_path)
     with pytest.raises(ValueError, match="not a VAE"):
         parts.encode_gaussian(digits[:1])
+
+
+def test_cli_export_writes_current_files(tmp_path, capsys):
+    from core.cli import main
+
+    spec = SHIPPED["lesson"]
+    for suffix in (".keras", ".json"):
+        shutil.copy(ASSETS_DIR / f"{spec.key}{suffix}", tmp_path)
+    manifest_before = MANIFEST.read_text()
+    assert main(["export", "--name", "lesson", "--out", str(tmp_path)]) == 0
+    assert "lesson: ONNX" in capsys.readouterr().out
+    assert load_onnx(spec.key, read_record(tmp_path, spec)["sha256"], tmp_path) is not None
+    assert MANIFEST.read_text() == manifest_before  # only an export into assets/ rewrites the manifest
 
 
 # ---------------------------------------------------------------------------------------------

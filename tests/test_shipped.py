@@ -12,8 +12,8 @@ MANIFEST = ASSETS_DIR.parent / "manifest.json"
 
 
 @pytest.fixture(scope="module")
-def shipped_metrics(tmp_path_factory):
-    # An empty cache and no training: what is measured is exactly the files in assets/.
+def shipped_metrics(tmp_path_factory, needs_full_data):
+    # Measured on the full test sets (skips without them). An empty cache and no training: what is measured is exactly the files in assets/.
     store = ModelStore(cache_dir=tmp_path_factory.mktemp("cache"), assets_dir=ASSETS_DIR, allow_training=False)
     return {name: evaluate(store.get(spec), spec) for name, spec in SHIPPED.items()}
 
@@ -65,21 +65,12 @@ def test_denoiser_floor(shipped_metrics):
     assert shipped_metrics["denoise"]["psnr_gauss_0.5"] >= 20.0
 
 
-def test_forward_packs_match_their_models(tmp_path):
-    """The Draw page's models answer from numpy forward packs (core.serving.forward) until TensorFlow is
-    needed: each pack must be current and give the Keras model's reconstructions."""
-    import numpy as np
+def test_the_draw_models_are_served_without_tensorflow(tmp_path):
+    """The Draw page's models (FAST_PATH) must have current ONNX files: the serving layer runs them with
+    ONNX Runtime; a missing or stale file would drop the page back to Keras and TensorFlow's import."""
+    from core.lab.zoo import FAST_PATH
+    from core.serving.infer import Server
 
-    from core.lab.data import load_mnist
-    from core.lab.zoo import FORWARD_PACKED
-    from core.serving.store import FORWARD_SUFFIX
-
-    manifest = json.loads(MANIFEST.read_text())["models"]
-    store = ModelStore(cache_dir=tmp_path, assets_dir=ASSETS_DIR, allow_training=False)
-    x = load_mnist().x_test[:500].astype(np.float32)[..., None] / 255.0
-    for name in FORWARD_PACKED:
-        spec = SHIPPED[name]
-        fp = store.forward(spec)
-        assert fp is not None, f"{name}: no current forward pack; run `python -m core export-forward`"
-        assert manifest[name]["forward_pack_sha256"] == sha256_file(ASSETS_DIR / f"{spec.key}{FORWARD_SUFFIX}")
-        np.testing.assert_allclose(fp(x), np.asarray(store.get(spec)(x, training=False)), atol=1e-4, err_msg=name)
+    server = Server(ModelStore(cache_dir=tmp_path, assets_dir=ASSETS_DIR, allow_training=False))
+    for name in FAST_PATH:
+        assert server.served(SHIPPED[name]).engine == "onnx", f"{name}: run `python -m core export --name {name}`"

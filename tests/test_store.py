@@ -90,7 +90,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path):
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
-        store_mod._atomic_write(target, boom)
+        store_mod.atomic_write(target, boom)
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]  # the temp file is gone too
 

@@ -15,7 +15,16 @@ from core.figures.tiles import tile, tile_centres
 from core.lab import anomaly, metrics
 from core.lab.spec import ModelSpec
 from core.lab.zoo import models_of, one_class_spec
-from views.common import USER_DIGIT_KEY, keras_model, served, show_error, spec_of, title, trained_models
+from views.common import (
+    USER_DIGIT_KEY,
+    keras_model,
+    note_subset,
+    served,
+    show_error,
+    spec_of,
+    title,
+    trained_models,
+)
 
 ALL_DIGIT_MODELS = models_of("anomaly")
 ONE_CLASS = "one_class"  # the shipped one-class VAE of the chosen digit (core.lab.zoo.one_class_spec)
@@ -52,7 +61,7 @@ def cached_scores(model_name: str, digit: int | None, anomaly_set: str, score_ki
 @st.cache_data(show_spinner=False, max_entries=256)
 def user_score(model_name: str, digit: int | None, score_kind: str, image_bytes: bytes) -> float:
     """The score of the user's drawing or upload (28×28 float32, as bytes: a plain hashable key), once
-    per image and setting: an eager model call is 15–35 ms, and every threshold move reran it."""
+    per image and setting, not on every threshold move."""
     image = np.frombuffer(image_bytes, np.float32).reshape(28, 28)
     return float(anomaly.score(_model(model_name, digit), image, score_kind)[0])
 
@@ -61,8 +70,7 @@ def user_score(model_name: str, digit: int | None, score_kind: str, image_bytes:
 def gallery_figures(model_name: str, digit: int | None, anomaly_set: str, score_kind: str) -> dict:
     """Figures of the most and least anomalous images among normal-test + anomalous, above their
     reconstructions, each score under its column. Built once and shared read-only by every session.
-    One tiled PNG per gallery: as 16 heatmaps each, the two galleries cost ~25 ms of serialising per
-    rerun (every threshold move reran them), for pictures that never change."""
+    One tiled PNG per gallery rather than a heatmap per image: these pictures never change."""
     s = cached_scores(model_name, digit, anomaly_set, score_kind)
     images = np.concatenate([anomaly.normal_images(digit)[1], anomaly.anomalous_images(anomaly_set, digit)])
     scores = np.concatenate([s["test"], s["anom"]])
@@ -161,6 +169,7 @@ except LatentLabError as err:
     st.stop()
 
 threshold_panel(model_name, digit, anomaly_set, score_kind, user_mark)
+note_subset(fashion=anomaly_set == "fashion")
 
 with st.expander("The most and least anomalous images, with their reconstructions", expanded=True):
     g = gallery_figures(model_name, digit, anomaly_set, score_kind)

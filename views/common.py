@@ -38,18 +38,10 @@ def model_store():
 
 
 @st.cache_resource(show_spinner=False)
-def job_board():
-    """The server's training jobs (the Train page)."""
-    from core.serving.jobs import JobBoard
-
-    return JobBoard(model_store())
-
-
-@st.cache_resource(show_spinner=False)
 def warm_up_in_background():
-    """Once per server, on the first visit to the Home page: a daemon thread loads the models the
-    other pages open with (`core.lab.zoo.WARM_UP`), importing TensorFlow if one of them needs it, so a
-    class that lands on Home and then opens another page does not wait there. A page that asks for a
+    """Once per server, on the first visit to the Home page: a daemon thread imports TensorFlow and
+    loads the models the other pages open with (`core.lab.zoo.WARM_UP`), so a class that lands on Home
+    and then opens another page does not wait there. A page that asks for a
     model still loading waits for that one load, never a second one. Returns the thread."""
     import logging
     import threading
@@ -58,6 +50,7 @@ def warm_up_in_background():
         try:
             for name in WARM_UP:
                 served(spec_named(name))
+                keras_model(spec_named(name))
         except Exception:  # noqa: BLE001 (the page that needs the model loads it again and shows the error)
             logging.getLogger(__name__).exception("warming up the shipped models failed")
 
@@ -106,13 +99,30 @@ def read_only(array: np.ndarray) -> np.ndarray:
 
 @st.cache_data(show_spinner=False)
 def mnist_test_digit(index: int) -> tuple[np.ndarray, int]:
-    """MNIST test image `index` as float32 (28, 28) in [0, 1], and its label."""
-    from core.lab.data import load_mnist
+    """MNIST test image `index` of the pages' test set (`mnist_test_count`) as float32 (28, 28) in [0, 1],
+    and its label."""
+    from core.lab.data import mnist_for_pages
 
-    mnist = load_mnist()
+    mnist = mnist_for_pages()
     if not 0 <= index < len(mnist.x_test):
         raise LatentLabError(f"test digit index must be in 0..{len(mnist.x_test) - 1}, got {index}")
     return mnist.x_test[index].astype(np.float32) / 255.0, int(mnist.y_test[index])
+
+
+def mnist_test_count() -> int:
+    """How many MNIST test digits the pages show: 10 000, or the shipped subset's 2 000 without the full data."""
+    from core.lab.data import mnist_for_pages
+
+    return len(mnist_for_pages().y_test)
+
+
+def note_subset(fashion: bool = False) -> None:
+    """One quiet caption when the page shows the test subset shipped with the app (no full data here)."""
+    from core.lab.data import fashion_for_pages, mnist_for_pages, subset_note
+
+    note = subset_note(mnist_for_pages(), *([fashion_for_pages()] if fashion else []))
+    if note:
+        st.caption(f"ℹ️ {note}")
 
 
 def title(name: str) -> str:

@@ -12,7 +12,16 @@ from core.figures.plots import image_row, psnr_sweep_figure
 from core.lab.denoise import SWEEP_LEVELS, denoise_one, psnr_sweep, transfer_table
 from core.lab.metrics import psnr_label
 from core.lab.zoo import models_of, spec_named
-from views.common import USER_DIGIT_KEY, mnist_test_digit, pick_trained_models, served, show_error, title
+from views.common import (
+    USER_DIGIT_KEY,
+    mnist_test_count,
+    mnist_test_digit,
+    note_subset,
+    pick_trained_models,
+    served,
+    show_error,
+    title,
+)
 
 MODELS = models_of("denoise")
 NOISE_LABELS = {"gaussian": "Gaussian", "salt_and_pepper": "Salt and pepper", "mask": "Masking (erased blocks)"}
@@ -31,7 +40,7 @@ def cached_sweep(kind: str) -> dict:
 @st.cache_resource(show_spinner=False, max_entries=128)
 def sweep_figure(kind: str, level: float):
     """The sweep chart with `level` marked: one per (type, slider stop), shared read-only by every
-    session (st.plotly_chart only reads it). Building it costs ~15 ms; the curves never change."""
+    session (st.plotly_chart only reads it): the curves never change."""
     return psnr_sweep_figure(cached_sweep(kind), kind, level)
 
 
@@ -52,8 +61,8 @@ with st.sidebar:
     source = st.radio("Digit", sources, key="dn_source")
     if source == "MNIST test digit":
         if st.button("🎲 Random test digit", key="dn_random"):
-            st.session_state["dn_index"] = int(np.random.default_rng().integers(10000))
-        index = st.number_input("Test digit #", 0, 9999, value=0, step=1, key="dn_index")
+            st.session_state["dn_index"] = int(np.random.default_rng().integers(mnist_test_count()))
+        index = st.number_input("Test digit #", 0, mnist_test_count() - 1, value=0, step=1, key="dn_index")
     st.header("Noise")
     kind = st.selectbox("Type", list(NOISE_LABELS), format_func=NOISE_LABELS.get, key="dn_kind")
     label, hi, default, step = LEVEL_SLIDERS[kind]
@@ -93,6 +102,7 @@ st.caption(
     f"noise changed). At {curves['level'][i]:g} the denoising AE is {gain:+.1f} dB against the plain AE."
 )
 st.caption(f"Levels swept: {', '.join(f'{v:g}' for v in SWEEP_LEVELS[kind])}.")
+note_subset()
 
 st.subheader("Trained on one noise, tested on another")
 try:

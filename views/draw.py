@@ -13,7 +13,16 @@ from core.errors import LatentLabError
 from core.lab.preprocess import from_canvas_ink
 from core.lab.zoo import models_of, spec_named
 from views.canvas import draw_pad, image_strip, ink_from_drawing
-from views.common import mnist_test_digit, pick_trained_models, remember_user_digit, served, show_error, title
+from views.common import (
+    mnist_test_count,
+    mnist_test_digit,
+    note_subset,
+    pick_trained_models,
+    remember_user_digit,
+    served,
+    show_error,
+    title,
+)
 
 MODELS = models_of("draw")
 
@@ -46,8 +55,11 @@ def _lab() -> None:
     with left:
         drawing = draw_pad(key="draw_canvas")
         st.caption("Draw with a mouse, pen or finger; ↶ undoes a stroke, ↷ redoes it, ✕ clears.")
-        example = st.number_input("…or load MNIST test digit #", 0, 9999, value=0, step=1, key="draw_example_index")
+        example = st.number_input("…or load MNIST test digit #", 0, mnist_test_count() - 1, value=0, step=1,
+                                  key="draw_example_index")
         use_example = st.toggle("Show this test digit instead of my drawing", key="draw_use_example")
+        if use_example:
+            note_subset()
         extra = tuple(pick_trained_models("draw_extra"))
 
     with right:

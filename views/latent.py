@@ -16,7 +16,15 @@ from core.errors import LatentLabError
 from core.figures import tiles
 from core.lab import latent
 from core.lab.zoo import SHIPPED, name_of
-from views.common import USER_DIGIT_KEY, mnist_test_digit, model_store, show_error, trained_models
+from views.common import (
+    USER_DIGIT_KEY,
+    mnist_test_count,
+    mnist_test_digit,
+    model_store,
+    note_subset,
+    show_error,
+    trained_models,
+)
 from views.latent_data import (
     AE,
     VAES,
@@ -42,8 +50,8 @@ SOURCES = ("Test digit", "My drawing or upload", "Point picked on a map")
 CONFIG = {"displayModeBar": False}
 # The maps are WebGL (Scattergl); plotly renders them at plotGlPixelRatio × the figure size, 2 by
 # default, into antialiased canvases that keep their drawing buffer, and a click redraws them all (the
-# selected point). At 2 that is 4× the pixels; on a CPU-rendered browser (no GPU) the frame took
-# ~70 ms before the click even reached the server. 1 draws the same markers at screen resolution.
+# selected point). At 2 that is 4× the pixels, slow on a CPU-rendered browser (no GPU) before the click
+# even reaches the server. 1 draws the same markers at screen resolution.
 MAP_CONFIG = CONFIG | {"plotGlPixelRatio": 1}
 
 
@@ -127,7 +135,7 @@ def _endpoint(end: str, spec) -> latent.Endpoint | None:
     name = end.upper()
     source = st.radio(f"{name} is", SOURCES, key=f"lt_src_{end}")
     if source == SOURCES[0]:
-        index = int(st.number_input(f"Test digit # for {name}", 0, 9999, {"a": 3, "b": 2}[end], key=f"lt_idx_{end}"))
+        index = int(st.number_input(f"Test digit # for {name}", 0, mnist_test_count() - 1, {"a": 3, "b": 2}[end], key=f"lt_idx_{end}"))
         image, label = mnist_test_digit(index)
         return latent.Endpoint(f"test digit #{index} (a {label})", image=image)
     if source == SOURCES[1]:
@@ -154,7 +162,7 @@ def _endpoint(end: str, spec) -> latent.Endpoint | None:
 # ---------------------------------------------------------------------------------------------
 
 st.title("🗺️ Latent space")
-st.caption("Every MNIST test digit, squeezed to two numbers. Click anywhere on a map — also between the "
+st.caption("The MNIST test digits, squeezed to two numbers. Click anywhere on a map — also between the "
            "dots — to see what the decoder draws there.")
 
 with st.sidebar:
@@ -173,6 +181,7 @@ if not model_store().available(vae):  # never start minutes of training from a p
     st.stop()
 
 st.header("1 · Two latent maps")
+note_subset()
 left, right = st.columns(2, gap="large")
 with left:
     st.subheader(name_of(vae))
@@ -273,7 +282,7 @@ def interpolation(vae, ae) -> None:
                    f"z_B = ({z_b[0]:+.2f}, {z_b[1]:+.2f}), in {name_of(spec)}'s latent space.")
         d1, d2, _ = st.columns([1, 1, 3])
         # Encoded when clicked (a callable holding this run's frames), not on every rerun: the GIF alone is
-        # 2·steps − 2 frames, ~10–40 ms of Pillow.
+        # 2·steps − 2 frames of Pillow work.
         frames = interpolation_frames(spec, z_a, z_b, steps)  # (steps, 28, 28), a cache hit
         d1.download_button("⬇️ Strip (PNG)", partial(tiles.strip_png, frames), "interpolation.png", "image/png",
                            key="lt_dl_png")

@@ -3,9 +3,8 @@ cached on what it shows (model spec, settings, points) and shared by every sessi
 a point picked on a map, parsed from the chart's selection.
 
 They live here, not in the page script, because a page's script runs from the top on every rerun:
-there each `@st.cache_*` decorator was applied afresh and hashed its function's source (~15
-functions, ~10 ms a rerun on the 2-core server), and the page's bytecode grew with them. Imported,
-they are decorated once per process. Nothing here reads widgets or session state."""
+there each `@st.cache_*` decorator would be applied afresh and hash its function's source on every
+rerun. Imported, they are decorated once per process. Nothing here reads widgets or session state."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ import streamlit as st
 from core.figures import tiles
 from core.figures.latent_map import CLICK_GRID, beta_figure, explorer_figure, tiles_figure
 from core.lab import latent
-from core.lab.data import first_of_each_digit, load_mnist, to_float
+from core.lab.data import first_of_each_digit, mnist_for_pages, to_float
 from core.lab.spec import ModelSpec
 from core.lab.zoo import SHIPPED
 from views.common import keras_model, model_store, read_only, served
@@ -27,7 +26,7 @@ AE = "ae_2d"  # the plain conv AE with a 2-D code
 ZOOM = 8  # the decoded image at 224 px: big enough to see every pixel
 BETA_DIGITS = 10  # reconstructions shown per β: the first test image of each digit
 # Cache keys hash a spec by its key (a stable 16-hex-digit hash of its settings): Streamlit's default
-# for a dataclass walks dataclasses.asdict, ~250 µs a call against ~50, and a rerun makes ~25 such calls.
+# for a dataclass walks dataclasses.asdict, several times slower, and a rerun makes dozens of such calls.
 BY_KEY = {ModelSpec: lambda spec: spec.key}
 
 
@@ -38,9 +37,9 @@ def decode(spec, z: np.ndarray) -> np.ndarray:
 
 # st.cache_resource, not st.cache_data, for the arrays read on every click: cache_data would unpickle
 # a fresh copy on each call (7.8 MB for the test decodes). They are read-only, so sharing is safe.
-@st.cache_resource(show_spinner="Encoding the 10 000 MNIST test digits (once per model)…", max_entries=8, hash_funcs=BY_KEY)
+@st.cache_resource(show_spinner="Encoding the MNIST test digits (once per model)…", max_entries=8, hash_funcs=BY_KEY)
 def codes(spec) -> latent.Codes:
-    mnist = load_mnist()
+    mnist = mnist_for_pages()
     c = latent.test_codes(keras_model(spec), to_float(mnist.x_test), mnist.y_test)
     return latent.Codes(read_only(c.z), read_only(np.array(c.labels)), None if c.z_log_var is None else read_only(c.z_log_var))
 
@@ -51,13 +50,13 @@ def beta_terms(model_name: str) -> latent.ElboTerms:
     spec = SHIPPED[model_name]
     record = model_store().record(spec) or {}
     found = latent.terms_from_metrics(spec.beta, record.get("metrics"))
-    return found or latent.measure_terms(keras_model(spec), spec.beta, to_float(load_mnist().x_test))
+    return found or latent.measure_terms(keras_model(spec), spec.beta, to_float(mnist_for_pages().x_test))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def beta_reconstructions(model_name: str) -> np.ndarray:
     """(BETA_DIGITS, 28, 28): the first test image of each digit, through the VAE's posterior mean."""
-    mnist = load_mnist()
+    mnist = mnist_for_pages()
     first = first_of_each_digit(mnist.y_test)[:BETA_DIGITS]
     spec = SHIPPED[model_name]
     return decode(spec, served(spec).encode(to_float(mnist.x_test[first])))
@@ -69,9 +68,9 @@ def grid_decodes(spec) -> latent.GridDecodes:
     return latent.GridDecodes(read_only(grid), read_only(tiles.to_uint8(decode(spec, grid))))
 
 
-@st.cache_resource(show_spinner="Decoding the 10 000 test codes (once per model)…", max_entries=8, hash_funcs=BY_KEY)
+@st.cache_resource(show_spinner="Decoding the test codes (once per model)…", max_entries=8, hash_funcs=BY_KEY)
 def test_decodes(spec) -> np.ndarray:
-    """(10 000, 28, 28) uint8: the decoder's drawing at each test digit's code (a click on a dot)."""
+    """(N, 28, 28) uint8 (N test digits, `mnist_for_pages`): the decoder's drawing at each test digit's code (a click on a dot)."""
     return read_only(tiles.to_uint8(decode(spec, codes(spec).z)))
 
 
@@ -141,10 +140,10 @@ def beta_figures(names: tuple[str, ...], current: float):
     """The β section's bar chart (`current` β highlighted) and reconstruction grid, for the VAEs `names`."""
     terms = [beta_terms(n) for n in names]
     recs = [beta_reconstructions(n) for n in names]
-    mnist = load_mnist()
+    mnist = mnist_for_pages()
     originals = to_float(mnist.x_test[first_of_each_digit(mnist.y_test)[:BETA_DIGITS]])[..., 0]  # (BETA_DIGITS, 28, 28)
     labels = ["input", *[f"β = {SHIPPED[n].beta:g}" for n in names]]
-    # One tiled PNG, as the grid and the strip: 10 × (1 + β) heatmap traces took ~18 ms per rerun to serialise.
+    # One tiled PNG, as the grid and the strip: one heatmap trace per image is slow to serialise.
     rows = np.stack([originals, *recs])  # (1 + len(names), BETA_DIGITS, 28, 28)
     ticks = tiles.tile_centres(len(rows))
     grid = tiles_figure(tiles.tile(rows), (tiles.tile_centres(BETA_DIGITS), [str(d) for d in range(BETA_DIGITS)]),
@@ -155,7 +154,7 @@ def beta_figures(names: tuple[str, ...], current: float):
 @st.cache_resource(show_spinner=False, max_entries=32, hash_funcs=BY_KEY)
 def map_figure(spec, marks: tuple[tuple[str, float, float], ...]):
     """The clickable map, built once per model and set of marks, not on every click: building it
-    takes ~40 ms (st.cache_data would spend as long unpickling it). Never mutated: st.plotly_chart
+    is slow (and st.cache_data would spend as long unpickling it). Never mutated: st.plotly_chart
     only reads it."""
     c = codes(spec)
     note = " (mean of q(z|x))" if spec.is_vae else " (code)"

@@ -1,20 +1,27 @@
-"""Training lab: train a model live, watch the losses and reconstructions, cancel, reuse."""
+"""Training lab: queue a training run, watch its place in the queue, then its losses and reconstructions."""
+
+import uuid
 
 import streamlit as st
 
 from core.errors import LatentLabError
 from core.figures.plots import image_grid, loss_curves
+from core.lab.data import require_full_mnist
 from core.lab.presets import PRESETS
 from core.lab.spec import KINDS, ModelSpec
-from views.common import job_board, model_store
+from core.serving.queue import app_queue
+from views.common import model_store
 
 KIND_LABELS = {"lesson": "Lesson dense AE", "conv_ae": "Convolutional AE", "ae_2d": "Convolutional AE (2-D code)",
                "denoise": "Denoising conv AE", "vae": "Variational AE"}
-JOB_KEY = "train_spec"  # session key: the spec this user is watching
+JOB_KEY = "tr_job"  # session key: the id of the job this user is watching
+SESSION_KEY = "tr_session"  # session key: this browser session's id in the queue (one job per session)
 
 st.title("🏋️ Training lab")
-st.caption("Train an autoencoder right here. Training runs in the background on the server: you can "
-           "keep using the app, and anyone who starts the same settings shares the same run.")
+st.caption("Train an autoencoder right here. Runs wait their turn in the class's training queue and train "
+           "on a worker process, so the app stays quick for everyone; anyone who starts the same settings "
+           "shares the same run.")
+session = st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
 
 preset = st.selectbox("Start from", [*PRESETS, "Custom…"], key="tr_preset")
 if preset != "Custom…":
@@ -43,49 +50,62 @@ else:
 
 if st.button("▶ Start training", type="primary", key="tr_start"):
     try:
-        job_board().start(spec)
+        require_full_mnist()  # without the full training set: the user's options now, not a failed run later
+        st.session_state[JOB_KEY] = app_queue().submit(spec, session)
     except LatentLabError as err:
         st.error(str(err))
         st.stop()
-    st.session_state[JOB_KEY] = spec
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 @st.fragment(run_every=0.7)
 def live_panel() -> None:
-    """Polls the job a few times a second; only this fragment reruns while training."""
-    watched = st.session_state.get(JOB_KEY)
-    job = job_board().get(watched) if watched is not None else None
+    """Polls the job a few times a second; only this fragment reruns while it waits or trains."""
+    job_id = st.session_state.get(JOB_KEY)
+    job = app_queue().job(job_id) if job_id is not None else None
     if job is None:
         st.info("Choose settings and press **Start training**.")
         return
-    snap = job.snapshot()
-    p = snap["progress"]
-    if snap["state"] == "running":
-        if p is None:
-            st.progress(0.0, text="Preparing data and compiling the model…")
-        else:
-            st.progress(min(p.fraction, 1.0), text=f"Epoch {p.epoch}/{p.epochs} · step {p.step}/{p.steps} · "
-                                                   f"{p.elapsed:.0f} s elapsed · about {p.remaining:.0f} s left")
-        if st.button("■ Cancel", key="tr_cancel"):
-            job.cancel()
-    elif snap["state"] == "done":
-        st.success(f"Done in {snap['elapsed']:.0f} s: **{job.spec.label}** is saved and can be chosen on the other pages.")
-    elif snap["state"] == "cancelled":
+    p = job.progress
+    if job.state == "queued":
+        st.info(f"Waiting in the training queue: **{job.position}** of {job.queued} · starts in about "
+                f"{_minutes(job.wait_s)}.")
+    elif job.state == "running" and job.cancelling:
+        st.progress(min(p["fraction"], 1.0) if p else 0.0, text="Cancelling after the current step…")
+    elif job.state == "running" and p is None:
+        st.progress(0.0, text="Preparing data and compiling the model…")
+    elif job.state == "running":
+        st.progress(min(p["fraction"], 1.0), text=f"Epoch {p['epoch']}/{p['epochs']} · step {p['step']}/{p['steps']} · "
+                                                 f"{p['elapsed']:.0f} s elapsed · about {p['remaining']:.0f} s left")
+    elif job.state == "done":
+        st.success(f"Done in {job.elapsed:.0f} s: **{job.spec.label}** is saved and can be chosen on the other pages.")
+    elif job.state == "cancelled":
         st.warning("Cancelled. Nothing was saved.")
     else:
-        st.error(snap["error"] or "Training failed.")
+        st.error(job.error or "Training failed.")
+    if job.note:
+        st.caption(job.note.capitalize())
+    if job.active and not job.cancelling and st.button("■ Cancel", key="tr_cancel"):
+        if not app_queue().cancel(job.id, session):  # others watch the same run: it goes on for them
+            st.session_state.pop(JOB_KEY)
+        st.rerun(scope="fragment")
+    if job.state == "queued":
+        return
 
     left, right = st.columns([3, 2])
     with left:
-        running = p.logs if (p is not None and not p.epoch_end and snap["state"] == "running") else None
-        st.plotly_chart(loss_curves(snap["epochs"], running, (p.epoch - 1 + p.step / p.steps) if p else None),
+        running = p["logs"] if (p is not None and not p["epoch_end"] and job.state == "running") else None
+        st.plotly_chart(loss_curves(job.epochs, running, (p["epoch"] - 1 + p["step"] / p["steps"]) if p else None),
                         key="tr_losses", config={"displayModeBar": False})
     with right:
-        if snap["samples"] is not None:
-            st.plotly_chart(image_grid([list(snap["watch"]), list(snap["samples"])], ["test digit", "rebuilt"]),
+        if job.samples is not None:
+            st.plotly_chart(image_grid([list(job.watch), list(job.samples)], ["test digit", "rebuilt"]),
                             key="tr_samples", config={"displayModeBar": False})
-            st.caption(f"Reconstructions after epoch {len(snap['epochs'])}.")
-        elif snap["state"] == "running":
+            st.caption(f"Reconstructions after epoch {len(job.epochs)}.")
+        elif job.state == "running":
             st.caption("Reconstructions of test digits appear after the first epoch.")
 
 

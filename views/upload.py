@@ -15,13 +15,14 @@ from core.errors import LatentLabError
 from core.figures.plots import image_row, latent_map, reference_histogram
 from core.lab import anomaly, metrics
 from core.lab.compare import reconstruct_all
-from core.lab.data import load_mnist, to_float
+from core.lab.data import mnist_for_pages, to_float
 from core.lab.images import EXTENSIONS, MAX_MB
 from core.lab.preprocess import Outcome, preprocess_many
 from core.lab.samples import SAMPLES, SAMPLES_DIR
 from core.lab.zoo import models_of, spec_named
 from views.common import (
     keras_model,
+    note_subset,
     pick_trained_models,
     read_only,
     remember_user_digit,
@@ -37,22 +38,22 @@ PICKED = "up_samples"  # session key: the sample images this user chose, in orde
 
 
 # st.cache_resource for arrays read on every rerun: st.cache_data would unpickle a fresh copy each time.
-@st.cache_resource(show_spinner="Scoring the 10 000 MNIST test digits (once per server)…", max_entries=16)
+@st.cache_resource(show_spinner="Scoring the MNIST test digits (once per server)…", max_entries=16)
 def reference_errors(model_name: str) -> np.ndarray:
-    """Per-image reconstruction BCE of every MNIST test digit under `model_name` (10 000,)."""
-    return read_only(anomaly.score(keras_model(spec_of(model_name)), to_float(load_mnist().x_test), "bce"))
+    """Per-image reconstruction BCE of every MNIST test digit the pages show under `model_name` (N,)."""
+    return read_only(anomaly.score(keras_model(spec_of(model_name)), to_float(mnist_for_pages().x_test), "bce"))
 
 
 @st.cache_resource(show_spinner="Encoding the MNIST test digits (once per server)…")
 def reference_codes(model_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The VAE's z_mean (10 000, 2) of every MNIST test digit, and their labels."""
-    mnist = load_mnist()
+    """The VAE's z_mean (N, 2) of every MNIST test digit the pages show, and their labels."""
+    mnist = mnist_for_pages()
     return read_only(served(spec_named(model_name)).encode(to_float(mnist.x_test))), read_only(mnist.y_test.copy())
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def processed(name: str, data: bytes) -> Outcome:
-    """One file decoded and preprocessed (a 12-megapixel photo takes ~0.1 s), once per name and bytes."""
+    """One file decoded and preprocessed, once per name and bytes."""
     return preprocess_many([(name, data)])[0]
 
 
@@ -76,7 +77,7 @@ def file_panel(name: str, data: bytes, model_names: tuple[str, ...]) -> dict:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def map_figure(marks: tuple[tuple[str, float, float], ...]):
     """The VAE's latent map of the test digits with the uploads' marks (name, z₁, z₂): 10 000 points
-    take ~30 ms to build, so once per set of marks."""
+    are slow to build, so once per set of marks."""
     z_test, y_test = reference_codes(VAE)
     return latent_map(z_test, y_test, {n: (z1, z2) for n, z1, z2 in marks})
 
@@ -153,13 +154,14 @@ if panels:
     left, right = st.columns([3, 2])
     marks = tuple((name, *p["z"]) for name, p in panels.items())
     left.plotly_chart(map_figure(marks), key="up_latent", config={"displayModeBar": False})
-    left.caption(f"{title(VAE)}: the centre of q(z|x) for each of the 10 000 MNIST test digits, coloured by "
+    left.caption(f"{title(VAE)}: the centre of q(z|x) for each of {mnist_for_pages().described}, coloured by "
                  "digit, and for your images (stars). An image that lands among the 3s looks like a 3 to the VAE.")
     # file name → the autoencoder's (MODELS[0]) reconstruction error
     scores = tuple((name, p["errors"][0][1]) for name, p in panels.items())
     right.plotly_chart(histogram_figure(scores), key="up_hist", config={"displayModeBar": False})
     right.caption("The anomaly score is where an image's reconstruction error falls among the test digits' errors: "
                   "far right means the autoencoder has rarely seen anything like it.")
+    note_subset()
 
 with st.expander("How an image becomes MNIST-style"):
     st.markdown(

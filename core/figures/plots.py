@@ -22,8 +22,8 @@ def _subplot_layout(rows: int, cols: int, h_spacing: float, v_spacing: float,
     """The layout `make_subplots(rows, cols, …)` would make: axis pair k (1-based, row-major: "x", "x2",
     …) anchored to each other over its cell's domain, row 1 at the top, and `titles` above the first
     cells as paper annotations. Built as plain dicts: make_subplots and its per-cell update_xaxes calls
-    validate every property one by one (~70 ms for a row of four images, most of a page's rerun);
-    tests/test_plots.py checks the domains and titles against make_subplots itself."""
+    validate every property one by one, which is slow on every rerun; tests/test_plots.py checks the
+    domains and titles against make_subplots itself."""
     w = (1.0 - h_spacing * (cols - 1)) / cols
     h = (1.0 - v_spacing * (rows - 1)) / rows
     layout: dict = {"annotations": []}
@@ -63,7 +63,7 @@ OKABE_ITO = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "
 
 # Where add_vline puts a line's label (annotation_position → the annotation's y and anchors), so that
 # figures can be built in one constructor call: add_vline / add_trace / update_layout each run plotly's
-# property-by-property update machinery (~5–15 ms a figure on the 2-core server, per rerun).
+# property-by-property update machinery, on every rerun.
 _VLINE_LABEL = {
     "top": dict(y=1, xanchor="center", yanchor="bottom"),
     "top right": dict(y=1, xanchor="left", yanchor="top"),

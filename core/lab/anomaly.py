@@ -17,7 +17,7 @@ import numpy as np
 
 from core.errors import LatentLabError
 from core.lab import inference, metrics
-from core.lab.data import as_batch, load_fashion_mnist, load_mnist, to_float
+from core.lab.data import as_batch, fashion_for_pages, mnist_for_pages, to_float
 from core.lab.models import VAE
 
 SCORES = ("bce", "mse", "neg_elbo")
@@ -55,8 +55,9 @@ def _halves(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def normal_images(digit: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """(validation, test) MNIST test images of the normal class: all digits, or one digit."""
-    mnist = load_mnist()
+    """(validation, test) MNIST test images of the normal class: all digits, or one digit (the pages'
+    test images: the full test set, or the shipped subset offline)."""
+    mnist = mnist_for_pages()
     x = mnist.x_test if digit is None else mnist.x_test[mnist.y_test == digit]
     val, test = _halves(len(x))
     return to_float(x[val]), to_float(x[test])
@@ -70,11 +71,11 @@ def anomalous_images(kind: str, digit: int | None, n: int = 2000) -> np.ndarray:
     """
     rng = np.random.default_rng(SPLIT_SEED + 1)
     if kind == "fashion":
-        x = to_float(load_fashion_mnist().x_test)
+        x = to_float(fashion_for_pages().x_test)
     elif kind == "other_digits":
         if digit is None:
             raise LatentLabError("'other_digits' needs a normal digit (one-class mode); choose one first")
-        mnist = load_mnist()
+        mnist = mnist_for_pages()
         x = to_float(mnist.x_test[mnist.y_test != digit])
     elif kind == "noise":
         return rng.random((min(n, 1000), 28, 28, 1), dtype=np.float32)

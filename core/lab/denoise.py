@@ -10,7 +10,7 @@ import numpy as np
 
 from core.errors import LatentLabError
 from core.lab import metrics, noise
-from core.lab.data import load_mnist, to_float
+from core.lab.data import mnist_for_pages, to_float
 
 # Levels shown on the sweep chart for each noise type (σ, rate, or erased fraction).
 SWEEP_LEVELS: dict[str, tuple[float, ...]] = {
@@ -45,8 +45,8 @@ def denoise_one(models: dict[str, Callable[[np.ndarray], np.ndarray]], clean: np
 
 
 def sweep_sample(n: int = SWEEP_SAMPLE, seed: int = SWEEP_SEED) -> np.ndarray:
-    """A fixed random sample of MNIST test digits, float32 (n, 28, 28, 1)."""
-    x = load_mnist().x_test
+    """A fixed random sample of the pages' MNIST test digits (`mnist_for_pages`), float32 (n, 28, 28, 1)."""
+    x = mnist_for_pages().x_test
     idx = np.random.default_rng(seed).choice(len(x), size=n, replace=False)
     return to_float(x[np.sort(idx)])
 

@@ -14,7 +14,7 @@ problem; nothing else escapes `decode`. The guards, in the order they run:
    all turned into "damaged or truncated".
 
 Large photos are decoded small: a JPEG is decoded at 1/2, 1/4 or 1/8 scale by the DCT itself
-(`draft`), which makes a 12-megapixel photo ~10× cheaper, and anything still larger than
+(`draft`), which makes a 12-megapixel photo many times cheaper, and anything still larger than
 `WORK_SIDE` is reduced before it becomes a float array. The digit ends up 20 pixels tall, so
 ~1000 pixels is plenty.
 

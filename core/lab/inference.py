@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from core.lab.data import as_batch
-from core.lab.models import VAE, Sampling, bernoulli_nll, decoder_of, encoder_of, kl_divergence
+from core.lab.losses import bernoulli_nll, kl_divergence
+from core.lab.models import VAE, Sampling, decoder_of, encoder_of
 
 BATCH = 1000  # images per call: keeps memory flat on the 10 000-image test set
 

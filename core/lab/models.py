@@ -16,7 +16,6 @@ from collections.abc import Callable
 import keras
 from keras import layers, ops
 
-from core.errors import LatentLabError
 from core.lab.losses import bernoulli_nll, kl_divergence
 from core.lab.spec import KINDS, ModelSpec
 
@@ -30,7 +29,7 @@ PACKAGE = "latent_lab"
 
 
 # Channel widths are small on purpose: a CPU retrains every model in reasonable time (16/32 channels
-# train about four times faster than 32/64; see docs/performance.md).
+# train several times faster than 32/64; see docs/performance.md).
 
 
 def _conv_encoder_trunk(x):
@@ -121,11 +120,10 @@ def build_denoise(spec: ModelSpec) -> keras.Model:
     detail; a spatial code keeps where the strokes are, while the stride-2 layers still average the
     noise away. BatchNorm speeds up convergence; the width and the extra 3×3 convolutions at 7×7 and
     14×14 give a receptive field that sees whole strokes through the noise. It is trained on noisy
-    inputs (`spec.noise_factor`) with clean targets by `core.lab.training`. `spec.latent_dim` is
-    the code's channel count (`spec.code_shape` = (7, 7, latent_dim)).
+    inputs (`spec.noise_factor`) with clean targets by `core.lab.training`; with noise_factor 0 the
+    same architecture is trained on clean inputs, the control that shows what the noise does.
+    `spec.latent_dim` is the code's channel count (`spec.code_shape` = (7, 7, latent_dim)).
     """
-    if spec.noise_factor <= 0:
-        raise LatentLabError(f"a denoising AE needs noise_factor > 0, got {spec.noise_factor}")
     x = keras.Input(IMAGE_SHAPE, name="image")
     h = _conv_bn_relu(x, 32, "enc_conv1", strides=2)  # (B, 14, 14, 32)
     h = _conv_bn_relu(h, 64, "enc_conv2", strides=2)  # (B, 7, 7, 64)

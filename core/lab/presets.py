@@ -5,10 +5,9 @@ from __future__ import annotations
 from core.lab.spec import ModelSpec
 
 PRESETS: dict[str, ModelSpec] = {
-    # Measured with bench/bench_quick_preset.py on the 2-core course VM (start → evaluated and saved):
-    # 27.1 s, test BCE 0.142, and 1-NN pixel matching labels 77.6 % of its reconstructions of test
-    # digits correctly (the shipped 30-epoch 2-D VAE: 72.2 %). The same recipe with a 2-D code took
-    # 28.1 s but reached only 37.6 % (test BCE 0.205): too blurry to read; z=16 went over 30 s (36.4 s).
+    # The quickest recipe whose reconstructions stay readable: with a 2-D code the same run is too
+    # blurry to recognise, and a 16-D code takes longer than the half minute a class waits
+    # (bench/bench_quick_preset.py; figures in docs/performance.md).
     "Quick: VAE with an 8-D code on 20,000 digits (≈25 s)": ModelSpec(
         "vae", latent_dim=8, epochs=5, batch_size=128, schedule="cosine", train_size=20_000),
     # A 2-D code draws a map on the Latent page; in half a minute it is blurry (see above).

@@ -41,6 +41,10 @@ ENTRIES: dict[str, Shipped] = {
     "ae_2d": Shipped(ModelSpec("ae_2d", latent_dim=2, epochs=12, **_COSINE), "Conv AE (2-D code)", ("latent",)),
     "denoise": Shipped(ModelSpec("denoise", latent_dim=32, noise_factor=0.5, epochs=7, **_COSINE),
                        "Denoising conv AE (7×7×32 code)", ("denoise",)),
+    # The same architecture as `denoise`, trained on clean digits: the pair isolates what training on
+    # noisy inputs does (Denoise page).
+    "denoise_clean": Shipped(ModelSpec("denoise", latent_dim=32, epochs=7, **_COSINE),
+                             "Same conv AE, trained on clean digits (7×7×32 code)", ("denoise",)),
     "vae_2d": Shipped(ModelSpec("vae", latent_dim=2, epochs=30, **_COSINE),
                       "VAE (2-D latent)", ("draw", "anomaly", "latent", "upload")),
     "vae_16": Shipped(ModelSpec("vae", latent_dim=16, epochs=20, **_COSINE), "VAE (16-D latent)", ("anomaly",)),
@@ -62,10 +66,11 @@ def models_of(page: str) -> tuple[str, ...]:
     return tuple(name for name, e in ENTRIES.items() if page in e.pages)
 
 
-# The Draw page answers every stroke, so its models get the fast inference path (no TensorFlow);
-# every other page's models are what the Home page loads in the background.
+# The Draw page answers every stroke, so its models must have the fast inference path (ONNX, no
+# TensorFlow); `python -m core export` writes it for every named model. The other pages also score and
+# encode whole test sets with the Keras models: those are what the Home page loads in the background.
 FAST_PATH: tuple[str, ...] = models_of("draw")
-WARM_UP: tuple[str, ...] = tuple(n for n in SHIPPED if n not in FAST_PATH and any(ENTRIES[n].pages))
+WARM_UP: tuple[str, ...] = tuple(n for n, e in ENTRIES.items() if set(e.pages) - {"draw"})
 
 
 def spec_named(name: str) -> ModelSpec:

@@ -33,8 +33,20 @@ from core.serving.store import ModelStore
 log = logging.getLogger(__name__)
 
 USER_MODELS_KEPT = 16  # Training-lab models kept loaded at once per process (least recently used goes)
+CHUNK = 1000  # images per engine call: whole test sets go through in pieces, keeping memory flat
 
 _SHIPPED_KEYS = frozenset(s.key for s in all_shipped().values())
+
+
+def _chunked(fn: Callable, x: np.ndarray):
+    """fn over x in CHUNK-sized pieces, outputs concatenated (fn may return one array or a tuple)."""
+    if len(x) <= CHUNK:
+        out = fn(x)
+        return tuple(np.asarray(o) for o in out) if isinstance(out, tuple | list) else np.asarray(out)
+    parts = [fn(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]
+    if isinstance(parts[0], tuple | list):
+        return tuple(np.concatenate([np.asarray(p[j]) for p in parts]) for j in range(len(parts[0])))
+    return np.concatenate([np.asarray(p) for p in parts])
 
 
 class Served:
@@ -47,25 +59,25 @@ class Served:
 
     def reconstruct(self, x: np.ndarray) -> np.ndarray:
         """Images (28, 28), (N, 28, 28) or (N, 28, 28, 1) → x̂ (N, 28, 28, 1); a VAE decodes z_mean."""
-        return np.asarray(self._reconstruct(as_batch(x)))
+        return _chunked(self._reconstruct, as_batch(x))
 
     __call__ = reconstruct  # so a Served model is a reconstruction function (core.lab.compare)
 
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Images → codes (N, D) (the denoiser: (N, 7, 7, C)); for a VAE, z_mean."""
-        return np.asarray(self._encode(as_batch(x)))
+        return _chunked(self._encode, as_batch(x))
 
     def encode_gaussian(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Images → (z_mean, z_log_var), each (N, D). VAEs only."""
         if self._encode_gaussian is None:
             raise LatentLabError(f"{self.spec.label} is not a VAE: it has no q(z|x) to sample from")
-        z_mean, z_log_var = self._encode_gaussian(as_batch(x))
-        return np.asarray(z_mean), np.asarray(z_log_var)
+        z_mean, z_log_var = _chunked(self._encode_gaussian, as_batch(x))
+        return z_mean, z_log_var
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Codes (N, *code_shape) (or one code) → images (N, 28, 28, 1)."""
         z = np.asarray(z, dtype=np.float32)
-        return np.asarray(self._decode(z[None] if z.ndim == len(self.spec.code_shape) else z))
+        return _chunked(self._decode, z[None] if z.ndim == len(self.spec.code_shape) else z)
 
 
 def _onnx(spec: ModelSpec, store: ModelStore) -> Served | None:

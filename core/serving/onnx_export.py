@@ -16,7 +16,7 @@ from pathlib import Path
 from core.errors import LatentLabError
 from core.lab.spec import ModelSpec
 from core.serving.onnx_runtime import META_KERAS_SHA256, META_SPEC_KEY, PARTS, onnx_path
-from core.serving.store import _atomic_write, sha256_file
+from core.serving.store import atomic_write, sha256_file
 
 OPSET = 17  # ONNX Runtime (server and web) runs it; fixed so a re-export does not change with tf2onnx's default
 
@@ -75,7 +75,7 @@ def export_onnx(spec: ModelSpec, model, keras_sha256: str, directory: Path) -> d
     metadata = {META_SPEC_KEY: spec.key, META_KERAS_SHA256: keras_sha256}
     paths = {part: onnx_path(directory, spec.key, part) for part in PARTS}
     for part, path in paths.items():
-        _atomic_write(path, lambda tmp, p=part: _write_part(sub_models[p], _io_names(spec, p), metadata, tmp))
+        atomic_write(path, lambda tmp, p=part: _write_part(sub_models[p], _io_names(spec, p), metadata, tmp))
     return paths
 
 

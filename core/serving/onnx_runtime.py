@@ -28,8 +28,9 @@ SUFFIX = ".onnx"
 # metadata_props keys written by the exporter and checked here.
 META_SPEC_KEY = "latent_lab.spec_key"
 META_KERAS_SHA256 = "latent_lab.keras_sha256"
-# One thread per session: a server answers many users at once, each call is ~1 ms of small matrices,
-# and a second thread buys little per call while costing the other users a core (docs/performance.md).
+# One thread per session: a server answers many users at once, and one digit is a fraction of a
+# millisecond of small matrices, as fast on one thread as on two (bench/bench_onnx.py), so a second
+# thread would only take a core from the other users.
 INTRA_OP_THREADS = 1
 
 

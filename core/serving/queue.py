@@ -156,8 +156,8 @@ class JobView:
     wait_s: float | None = None  # estimated seconds until it starts (queued jobs only)
     progress: dict | None = None  # the latest `core.lab.training.Progress` as numbers: epoch, step, fraction, remaining…
     epochs: list[dict] = field(default_factory=list)  # one row of losses per finished epoch
-    samples: np.ndarray | None = None  # latest reconstructions of `watch`, (K, 28, 28, 1) float32
-    watch: np.ndarray | None = None  # the watched test digits, (K, 28, 28, 1) float32
+    samples: np.ndarray | None = field(default=None, repr=False)  # latest reconstructions of `watch`, (K, 28, 28, 1)
+    watch: np.ndarray | None = field(default=None, repr=False)  # the watched test digits, (K, 28, 28, 1) float32
     error: str | None = None
     note: str | None = None  # e.g. "already trained", or the models evicted to keep the cache under its cap
     elapsed: float = 0.0  # seconds since it started running (or 0 while queued)
@@ -280,22 +280,23 @@ class TrainingQueue:
             jobs[rec["id"]] = rec
             return rec["id"]
 
-    def cancel(self, job_id: str, session: str) -> None:
+    def cancel(self, job_id: str, session: str) -> bool:
         """`session` stops watching the job; the job is cancelled when nobody else watches it (a queued
-        one at once, a running one after its current training step)."""
+        one at once, a running one after its current training step). False if it goes on for others."""
         with self._locked() as board:
             rec = board["jobs"].get(job_id)
             if rec is None or rec["state"] not in ACTIVE:
-                return
+                return True
             if session in rec["sessions"]:
                 rec["sessions"].remove(session)
             if rec["sessions"]:
-                return
+                return False
             if rec["state"] == "queued":
                 rec.update(state="cancelled", finished=time.time())  # the worker skips it when it comes up
             else:
                 rec["cancelling"] = True
                 self.huey.put(f"ll:cancel:{job_id}", True)
+            return True
 
     def job(self, job_id: str) -> JobView | None:
         """The job as a page shows it, or None if this queue no longer knows it."""

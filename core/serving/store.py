@@ -8,8 +8,9 @@ Resolution order for `ModelStore.get(spec)`:
 
 Each entry is two files named by `spec.key`: ``<key>.keras`` (the model, without optimizer state)
 and ``<key>.json`` (the record: spec, sha256 of the .keras file, data fingerprint, training time,
-metrics). Some entries also have ``<key>.forward.npz``, the model's reconstruction pass for numpy
-(`core.serving.forward`; `ModelStore.forward` loads it without TensorFlow). The record is written last and names the weights' hash, so a missing, partial or corrupt
+metrics). The named shipped models also have ``<key>.encode.onnx`` and ``<key>.decode.onnx``, their
+passes for ONNX Runtime (`core.serving.onnx_runtime`), stamped with the hash of the ``.keras`` file
+they came from. The record is written last and names the weights' hash, so a missing, partial or corrupt
 file is detected before loading and the entry is rebuilt, never loaded half-way. Writes go to a
 temporary file in the same directory and are renamed into place (atomic on POSIX). A file lock per
 key makes two processes asking for the same spec train it once; a thread lock does the same for
@@ -32,12 +33,12 @@ import filelock
 
 from core.errors import LatentLabError
 from core.lab.spec import ModelSpec
+from core.serving.onnx_runtime import PARTS as ONNX_PARTS
 
 log = logging.getLogger(__name__)
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
 CACHE_ENV = "LATENT_LAB_CACHE"
-FORWARD_SUFFIX = ".forward.npz"
 LOCK_TIMEOUT_S = 3600  # a waiting process gives up after an hour (longest training we run is minutes)
 
 
@@ -54,7 +55,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call write(tmp) on a temp path in `path`'s directory, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
@@ -76,7 +77,7 @@ def save_entry(directory: Path, spec: ModelSpec, model, record: dict) -> dict:
 
     weights = directory / f"{spec.key}.keras"
     # Save an uncompiled copy: no optimizer state (3x smaller), and nothing needed at inference.
-    _atomic_write(weights, lambda tmp: keras.saving.save_model(export_copy(spec, model), tmp))
+    atomic_write(weights, lambda tmp: keras.saving.save_model(export_copy(spec, model), tmp))
     full = {
         **record,
         "name": record.get("name", spec.label),
@@ -85,18 +86,8 @@ def save_entry(directory: Path, spec: ModelSpec, model, record: dict) -> dict:
         "sha256": sha256_file(weights),
         "keras_version": keras.version(),
     }
-    _atomic_write(directory / f"{spec.key}.json", lambda tmp: tmp.write_text(json.dumps(full, indent=2) + "\n"))
+    atomic_write(directory / f"{spec.key}.json", lambda tmp: tmp.write_text(json.dumps(full, indent=2) + "\n"))
     return full
-
-
-def write_forward_pack(directory: Path, spec: ModelSpec, model, record: dict) -> Path:
-    """Export `model`'s numpy forward pack beside its entry (the record names the .keras file's hash)."""
-    from core.serving import forward
-
-    path = directory / f"{spec.key}{FORWARD_SUFFIX}"
-    pack = forward.export(model, record["sha256"])
-    _atomic_write(path, lambda tmp: forward.save(tmp, pack))
-    return path
 
 
 def read_record(directory: Path, spec: ModelSpec) -> dict | None:
@@ -145,10 +136,6 @@ class ModelStore:
         # Test metrics in each new record (a few seconds per model): what the app's model list shows.
         self.evaluate_after_training = evaluate_after_training
         self._models: dict[str, object] = {}
-        self._forwards: dict[str, object] = {}  # key → core.serving.forward.ForwardPass
-        # Not the per-key locks: a thread loading a Keras model holds its key's lock for seconds (the
-        # first load imports TensorFlow), and reading a pack (milliseconds) must not wait for that.
-        self._forward_lock = threading.Lock()
         self._records: dict[str, dict] = {}
         self._key_locks: dict[str, threading.Lock] = {}
         self._verified: dict[tuple, tuple[ModelSpec, dict | None]] = {}  # file version → (spec, record)
@@ -167,7 +154,7 @@ class ModelStore:
             except LatentLabError as e:
                 log.warning("%s", e)
                 if directory == self.cache_dir:
-                    for suffix in (".keras", ".json", FORWARD_SUFFIX):
+                    for suffix in (".keras", ".json", *(f".{part}.onnx" for part in ONNX_PARTS)):
                         (directory / f"{spec.key}{suffix}").unlink(missing_ok=True)
                 continue
             if record is not None:
@@ -241,24 +228,6 @@ class ModelStore:
                 mark_used(directory, spec)
             self._models[spec.key], self._records[spec.key] = model, record
             return model
-
-    def forward(self, spec: ModelSpec):
-        """The model's numpy reconstruction pass (`core.serving.forward.ForwardPass`) if its entry ships a
-        current forward pack, else None (then use `get`). Never imports TensorFlow or trains."""
-        from core.serving.forward import ForwardPass
-
-        if spec.key in self._forwards:
-            return self._forwards[spec.key]
-        with self._forward_lock:
-            if spec.key not in self._forwards:
-                found, fp = self.locate(spec), None
-                if found is not None and (found[0] / f"{spec.key}{FORWARD_SUFFIX}").exists():
-                    try:
-                        fp = ForwardPass.load(found[0] / f"{spec.key}{FORWARD_SUFFIX}", expect_sha256=found[1]["sha256"])
-                    except LatentLabError as e:  # stale or damaged: the Keras model still works
-                        log.warning("%s", e)
-                self._forwards[spec.key] = fp
-            return self._forwards[spec.key]
 
     def _train_locked(self, spec, on_progress, should_stop, train_options):
         if not self.allow_training:

@@ -48,10 +48,10 @@ _queue: TrainingQueue | None = None  # the queue this worker process serves (set
 
 def _watch_and_validation() -> tuple[np.ndarray, np.ndarray]:
     """The first WATCH_COUNT test digits (one of each class) and a validation set, float32 (N, 28, 28, 1)."""
-    from core.lab.data import load_mnist, to_float
+    from core.lab.data import first_of_each_digit, load_mnist, to_float
 
     mnist = load_mnist()
-    firsts = [int(np.flatnonzero(mnist.y_test == d)[0]) for d in range(WATCH_COUNT)]
+    firsts = first_of_each_digit(mnist.y_test)[:WATCH_COUNT]
     return to_float(mnist.x_test[firsts]), to_float(mnist.x_test[-VALIDATION_COUNT:])
 
 
@@ -60,11 +60,11 @@ def _uint8(images: np.ndarray) -> np.ndarray:
     return np.round(np.clip(images, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def run_job(job_id: str) -> None:
+def run_job(job_id: str, queue: TrainingQueue | None = None) -> None:
     """Train one queued job (the body of the Huey task); every outcome is written to the board."""
     from core.serving.store import ModelStore
 
-    queue, me = _queue or TrainingQueue(), worker_id()
+    queue, me = queue or _queue or TrainingQueue(), worker_id()
     spec = queue.claim(job_id, me)
     if spec is None:
         log.info("job %s was cancelled before it started", job_id)

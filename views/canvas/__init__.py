@@ -1,14 +1,14 @@
 """A small drawing pad of our own and a light image strip (Streamlit components v2, inline HTML/CSS/JS
 from this folder).
 
-Why not streamlit-drawable-canvas: it PNG-encodes the whole canvas and throttles sends by 200 ms, so a
-stroke took ~670 ms to reach Python. This pad sends, on pointer-up, the grey levels of the ink's
+Why not streamlit-drawable-canvas: it PNG-encodes the whole canvas and throttles its sends, so a stroke
+is slow to reach Python. This pad sends, on pointer-up, the grey levels of the ink's
 bounding box plus a margin (a typical digit ~230×130 bytes, at most 280×280), so Python's result is
 `from_canvas`'s. Mouse, pen and touch draw alike (pointer events,
 `touch-action: none`); Undo, Redo and Clear are buttons inside the component.
 
-The strip shows small grey images with captions: building a Plotly figure of four heatmaps cost
-~90 ms of server time per stroke, the strip ~1 ms (raw uint8 pixels, painted into canvases).
+The strip shows small grey images with captions as raw uint8 pixels painted into canvases, far cheaper
+per stroke than building and sending a Plotly figure of heatmaps (docs/performance.md).
 """
 
 from __future__ import annotations
