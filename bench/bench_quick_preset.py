@@ -83,9 +83,9 @@ def main() -> int:
     overrides = {k: v for k, v in (("latent_dim", args.latent_dim), ("epochs", args.epochs), ("train_size", args.train_size)) if v is not None}
     spec = dataclasses.replace(PRESETS[args.preset], **overrides)
 
-    import keras  # noqa: F401 - imported before the clock, as on a running server
-
     import threading
+
+    import keras  # noqa: F401 - imported before the clock, as on a running server
 
     from core.lab.data import load_mnist
     from core.serving.queue import QueueConfig, TrainingQueue

@@ -56,6 +56,7 @@ def main() -> int:
     t0 = time.perf_counter()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
     at.switch_page(PAGE).run()
+    at.radio(key="an_mode").set_value("All digits").run()  # the page opens in one-class mode
     for key, value in (("an_model", args.model), ("an_set", args.anomalies), ("an_score", args.score)):
         if at.selectbox(key=key).value != value:
             at.selectbox(key=key).set_value(value).run()

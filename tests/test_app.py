@@ -129,11 +129,18 @@ def test_denoise_page_reacts_to_noise_settings(app):
 
     def panel_titles():
         spec = app.get("plotly_chart")[0].proto.spec
-        assert [t["type"] for t in json.loads(spec)["data"]] == ["heatmap"] * 4  # clean, noisy, plain, denoising
+        # clean, noisy, the pair (one architecture trained on clean / noisy digits), the conv AE
+        assert [t["type"] for t in json.loads(spec)["data"]] == ["heatmap"] * 5
         return spec
 
     before = panel_titles()
-    assert before.count("PSNR") == 3 and before.count("SSIM") == 3
+    assert before.count("PSNR") == 4 and before.count("SSIM") == 4
+    table = app.dataframe(key="dn_models").value  # what differs: the pair shares everything but its training inputs
+    pair = table.iloc[:2]
+    assert pair["architecture"].nunique() == 1 and list(pair["numbers in the code"]) == [1568, 1568]
+    assert list(pair["trained on"]) == ["clean digits", "digits + Gaussian noise σ = 0.5"]
+    assert any(e.tag == "latex" and "PSNR" in e.value for e in app.get("markdown")) or \
+        any("PSNR" in e.proto.body for e in app.get("markdown") if hasattr(e.proto, "body"))
     app.slider(key="dn_level_gaussian").set_value(0.9).run()
     assert not app.exception
     assert panel_titles() != before
@@ -156,8 +163,41 @@ def test_denoise_page_uses_the_users_drawing(app):
     assert "your drawing" in app.get("plotly_chart")[0].proto.spec
 
 
+def test_anomaly_page_opens_on_overlapping_distributions(app):
+    """The default case teaches thresholds: one digit (a one-class VAE) against the other digits, whose
+    scores overlap, with the mistakes at the current threshold shown as galleries with their scores."""
+    app.switch_page("views/anomaly.py").run()
+    assert not app.exception and not app.error
+    assert app.radio(key="an_mode").value == "One digit only" and app.selectbox(key="an_digit").value == 3
+    assert app.selectbox(key="an_set").value == "other_digits" and app.selectbox(key="an_score").value == "mse"
+    metrics = {m.label: float(m.value) for m in app.metric}
+    assert 0.8 < metrics["AUROC"] < 0.99  # overlapping: neither perfect nor chance
+    assert 0 < metrics["Precision"] < 1 and 0 < metrics["Recall"] < 1  # both kinds of mistake at the default
+
+    def galleries():
+        strips = {e.key: json.loads(e.proto.json)["panels"] for e in app.get("bidi_component")
+                  if e.key in ("an_false_positives", "an_false_negatives")}
+        return {k: [float(p["title"]) for p in strips.get(k, [])] for k in ("an_false_positives", "an_false_negatives")}
+
+    before = galleries()
+    slider = next(s for s in app.slider if s.key.startswith("an_threshold_"))
+    t = slider.value
+    assert before["an_false_positives"] and all(v > t for v in before["an_false_positives"])
+    assert before["an_false_negatives"] and all(v <= t for v in before["an_false_negatives"])
+    assert before["an_false_positives"] == sorted(before["an_false_positives"], reverse=True)
+    cells = json.loads(app.get("plotly_chart")[2].proto.spec)["data"][0]["text"]
+    assert [c.removeprefix("<b>").split("</b>")[0] for row in cells for c in row] == ["TN", "FP", "FN", "TP"]
+    slider.set_value(slider.min + (slider.max - slider.min) * 0.9).run()  # high: few false positives
+    after = galleries()
+    assert not app.exception
+    assert len(after["an_false_positives"]) <= len(before["an_false_positives"])
+    assert min(after["an_false_negatives"]) == min(before["an_false_negatives"])  # the lowest-scoring anomaly stays missed
+
+
 def test_anomaly_page_threshold_moves_the_metrics(app):
     app.switch_page("views/anomaly.py").run()
+    app.radio(key="an_mode").set_value("All digits").run()
+    app.selectbox(key="an_score").set_value("bce").run()  # the score chosen in one-class mode (MSE) carries over
     assert not app.exception and not app.error
     assert app.title[0].value == "🚨 Anomaly lab"
     metrics = {m.label: m.value for m in app.metric}
@@ -174,6 +214,7 @@ def test_anomaly_page_threshold_moves_the_metrics(app):
 
 def test_anomaly_page_one_class_and_elbo(app):
     app.switch_page("views/anomaly.py").run()
+    app.radio(key="an_mode").set_value("All digits").run()
     app.selectbox(key="an_model").set_value("vae_2d").run()
     app.selectbox(key="an_score").set_value("neg_elbo").run()
     assert not app.exception and not app.error
@@ -191,6 +232,7 @@ def test_anomaly_page_scores_the_users_drawing(app):
     noise = np.random.default_rng(0).random((28, 28)).astype(np.float32)
     app.session_state["user_digit"] = {"image": noise, "source": "your drawing"}
     app.switch_page("views/anomaly.py").run()
+    app.radio(key="an_mode").set_value("All digits").run()
     assert not app.exception and not app.error
     (note,) = [i.value for i in app.info if "scores" in i.value]
     assert note.startswith("**Your drawing** scores") and "normal test images (all digits)" in note

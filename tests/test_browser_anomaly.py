@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = "/tmp/anomaly_e2e.png"  # the final page, pass or fail
-FIRST_RUN_MS = 180_000  # the first visit loads TensorFlow and the conv AE and scores ~12 000 images
+FIRST_RUN_MS = 180_000  # the first visit loads TensorFlow and a one-class VAE and scores ~10 000 images
 SLIDER = '[class*="st-key-an_threshold_"]'  # the key names the model, data and score, so match its start
 RUNNING = '[data-testid="stStatusWidget"]'  # Streamlit's "Running…" indicator
 METRICS = ("Precision", "Recall", "F1", "False-positive rate", "AUROC")
@@ -78,7 +78,7 @@ def test_moving_the_threshold_updates_the_metrics(streamlit_server, browser_page
 def _check_threshold_moves(page, streamlit_server) -> None:
     open_anomaly_page(page, streamlit_server)
     start = read_metrics(page)
-    assert start["AUROC"] > 0.99  # conv AE, MNIST digits against Fashion-MNIST
+    assert 0.8 < start["AUROC"] < 0.99  # the default: a one-class model of a digit against the other digits (overlap)
     assert start["False-positive rate"] == pytest.approx(0.05, abs=0.02)  # default: validation 95th percentile
 
     # Raise the threshold by 40 of its 500 steps: fewer images flagged.

@@ -199,16 +199,3 @@ def test_beta_figure_shows_three_terms_per_beta():
     assert len(set(fig.data[0].marker.color)) == 2  # the current β stands out
 
 
-@pytest.mark.parametrize("kind", ["vae", "ae_2d"])
-def test_compiled_decoder_draws_what_the_eager_decoder_draws(kind):
-    """latent.Decoder (one traced graph) in place of the model: same images, for any batch size."""
-    from core.lab.models import build
-    from core.lab.spec import ModelSpec
-
-    model = build(ModelSpec(kind, latent_dim=2))  # untrained weights: these tests check the plumbing
-    decoder = latent.Decoder(model)
-    z = np.random.default_rng(0).standard_normal((3, 5, 2)).astype(np.float32)  # any leading shape
-    expected = latent.decode_points(model, z)
-    np.testing.assert_allclose(latent.decode_points(decoder, z), expected, atol=1e-5)
-    assert expected.shape == (3, 5, 28, 28)
-    np.testing.assert_allclose(latent.decode_points(decoder, z[0, 0]), expected[0, 0], atol=1e-5)  # one point

@@ -15,10 +15,14 @@ from core.figures.tiles import tile, tile_centres
 from core.lab import anomaly, metrics
 from core.lab.spec import ModelSpec
 from core.lab.zoo import models_of, one_class_spec
+from views.canvas import image_strip
 from views.common import (
     USER_DIGIT_KEY,
+    explain,
     keras_model,
     note_subset,
+    persist,
+    read_only,
     served,
     show_error,
     spec_of,
@@ -29,6 +33,12 @@ from views.common import (
 ALL_DIGIT_MODELS = models_of("anomaly")
 ONE_CLASS = "one_class"  # the shipped one-class VAE of the chosen digit (core.lab.zoo.one_class_spec)
 GALLERY = 8
+MISTAKES = 10  # images per mistakes gallery (false positives, false negatives)
+# The page opens on a case whose score distributions overlap, so moving the threshold trades one kind
+# of mistake for the other: a one-class model of this digit against the other digits (AUROC ≈ 0.94;
+# all digits against Fashion-MNIST separate almost perfectly and teach nothing about thresholds).
+MODES = ("One digit only", "All digits")
+DEFAULT_DIGIT = 3
 
 
 def _spec(model_name: str, digit: int | None) -> ModelSpec:
@@ -56,6 +66,23 @@ def cached_scores(model_name: str, digit: int | None, anomaly_set: str, score_ki
         "val": anomaly.score(model, val, score_kind), "test": anomaly.score(model, test, score_kind),
         "anom": anomaly.score(model, anom, score_kind),
     }
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def scored_images(digit: int | None, anomaly_set: str) -> tuple[np.ndarray, np.ndarray]:
+    """The normal test images and the anomalous images, in the order `cached_scores` scores them (read-only,
+    shared by every session: the mistakes galleries pick from them on every threshold move)."""
+    return read_only(anomaly.normal_images(digit)[1]), read_only(anomaly.anomalous_images(anomaly_set, digit))
+
+
+def mistakes_gallery(images: np.ndarray, scores: np.ndarray, wrong: np.ndarray, most_first: bool, key: str) -> None:
+    """Up to MISTAKES of the images where `wrong` holds, the most confident mistakes first, each with its score."""
+    (idx,) = np.nonzero(wrong)
+    if not len(idx):
+        st.caption("None at this threshold.")
+        return
+    idx = idx[np.argsort(-scores[idx] if most_first else scores[idx], kind="stable")][:MISTAKES]
+    image_strip([images[i][..., 0] for i in idx], [f"{scores[i]:.4f}" for i in idx], key=key, height=64)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -96,7 +123,7 @@ def threshold_panel(model_name: str, digit: int | None, anomaly_set: str, score_
     threshold = st.slider(
         "Threshold: flag as anomalous when the score is above", lo, max(hi, default * 1.01), default,
         step=(hi - lo) / 500 or None, format="%.4f",
-        key=f"an_threshold_{model_name}_{digit}_{anomaly_set}_{score_kind}",
+        key=persist(f"an_threshold_{model_name}_{digit}_{anomaly_set}_{score_kind}"),
         help="Starts at the 95th percentile of normal *validation* scores: 5 % of normal images get flagged.",
     )
 
@@ -127,36 +154,57 @@ def threshold_panel(model_name: str, digit: int | None, anomaly_set: str, score_
         fpr, tpr, _ = anomaly.roc_curve(s["test"], s["anom"])
         st.plotly_chart(roc_figure(fpr, tpr, auroc, (c.false_positive_rate, c.recall)), key="an_roc",
                         config={"displayModeBar": False})
-    st.plotly_chart(confusion_figure(c.tp, c.fp, c.tn, c.fn), key="an_confusion", config={"displayModeBar": False})
-    st.caption(f"Normal: {len(s['test'])} held-out MNIST test images ({normal_name}); the threshold's default "
-               f"comes from the other {len(s['val'])}. Anomalous: {len(s['anom'])} images.")
+    matrix, galleries = st.columns([2, 3])
+    matrix.plotly_chart(confusion_figure(c.tp, c.fp, c.tn, c.fn), key="an_confusion", config={"displayModeBar": False})
+    matrix.caption(f"Normal: {len(s['test'])} held-out MNIST test images ({normal_name}); the threshold's default "
+                   f"comes from the other {len(s['val'])}. Anomalous: {len(s['anom'])} images.")
+    normal_images, anomalous_images = scored_images(digit, anomaly_set)
+    with galleries:
+        st.markdown(f"**False positives ({c.fp})**: normal images ({normal_name}) flagged — highest scores first")
+        mistakes_gallery(normal_images, s["test"], s["test"] > threshold, True, "an_false_positives")
+        st.markdown(f"**False negatives ({c.fn})**: anomalies ({anomaly.ANOMALY_SHORT[anomaly_set]}) let through — "
+                    "lowest scores first")
+        mistakes_gallery(anomalous_images, s["anom"], s["anom"] <= threshold, False, "an_false_negatives")
 
 
 st.title("🚨 Anomaly lab")
 st.caption("Train on what is normal; flag what the model cannot rebuild.")
+explain(
+    "Each image's **score** is its reconstruction error (or −ELBO); a score above the threshold flags the image "
+    "as anomalous, a *positive*. Counting the four outcomes on held-out images gives the confusion matrix — "
+    "**TP** anomalies flagged, **FP** normal images flagged, **TN** normal images passed, **FN** anomalies missed — "
+    "and the four figures below are ratios of those counts (AUROC sums up every threshold at once).",
+    r"s_{\mathrm{MSE}}(x)=\tfrac{1}{784}\sum_{i=1}^{784}(x_i-\hat x_i)^2 \qquad "
+    r"\text{flag } x \iff s(x) > t",
+    r"\text{precision}=\frac{TP}{TP+FP}\quad \text{recall}=\frac{TP}{TP+FN}\quad "
+    r"F_1=\frac{2\,\text{precision}\cdot\text{recall}}{\text{precision}+\text{recall}}\quad "
+    r"\text{FPR}=\frac{FP}{FP+TN}",
+)
 
 with st.sidebar:
     st.header("What is normal")
-    mode = st.radio("Normal data", ["All digits", "One digit only"], key="an_mode")
-    digit = st.selectbox("Normal digit", list(range(10)), index=3, key="an_digit") if mode == "One digit only" else None
+    mode = st.radio("Normal data", MODES, key=persist("an_mode"))
+    digit = (st.selectbox("Normal digit", list(range(10)), index=DEFAULT_DIGIT, key=persist("an_digit"))
+             if mode == "One digit only" else None)
     mine = _trained_for(digit)  # Training-lab models that learnt exactly this normal data
     if digit is None:
-        model_name = st.selectbox("Model", [*ALL_DIGIT_MODELS, *mine], format_func=title, key="an_model",
+        model_name = st.selectbox("Model", [*ALL_DIGIT_MODELS, *mine], format_func=title, key=persist("an_model"),
                                   help="Models you trained in the Training lab (on all digits) are listed too.")
     else:
         model_name = ONE_CLASS
         if mine:
-            model_name = st.selectbox("Model", [ONE_CLASS, *mine], key="an_oc_model",
+            model_name = st.selectbox("Model", [ONE_CLASS, *mine], key=persist("an_oc_model"),
                                       format_func=lambda n: f"Shipped VAE (8-D) trained on the {digit}s" if n == ONE_CLASS else n)
         if model_name == ONE_CLASS:
             st.caption(f"A VAE (8-D latent) trained only on the {digit}s of the training set.")
     st.header("What is anomalous")
     sets = [k for k in anomaly.ANOMALY_SETS if digit is not None or k != "other_digits"]
-    anomaly_set = st.selectbox("Anomalies", sets, format_func=anomaly.ANOMALY_SETS.get, key="an_set")
+    anomaly_set = st.selectbox("Anomalies", sets, format_func=anomaly.ANOMALY_SETS.get, key=persist("an_set"),
+                               index=sets.index("other_digits") if digit is not None else 0)
     is_vae = _spec(model_name, digit).is_vae
     score_kind = st.selectbox("Score", [k for k in anomaly.SCORES if is_vae or k != "neg_elbo"],
                               index=1 if digit is not None else 0,  # MSE separates digits best (see core.lab.zoo)
-                              format_func=anomaly.SCORE_LABELS.get, key="an_score")
+                              format_func=anomaly.SCORE_LABELS.get, key=persist("an_score"))
 
 user_mark = None  # (name, score) of the user's latest drawing or upload, marked on the histogram
 try:

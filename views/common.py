@@ -134,6 +134,34 @@ def remember_user_digit(image: np.ndarray, source: str) -> None:
     st.session_state[USER_DIGIT_KEY] = {"image": image, "source": source}
 
 
+_KEPT = "_kept:"  # session keys of the copies `persist` keeps, one per widget key
+
+
+def persist(key: str) -> str:
+    """A widget key whose value survives a visit to another page; use it as `key=persist("dn_seed")`.
+
+    Streamlit forgets the state of widgets that a run did not draw, so leaving a page resets its widgets.
+    This is the documented remedy: keep a copy under another key (which Streamlit never drops) while the
+    widget is drawn, and put it back before the widget is drawn again. Called where the widget is
+    created, so a fragment's own reruns keep the copy current too. Not for buttons or file uploaders
+    (their values cannot be set)."""
+    kept = _KEPT + key
+    if key in st.session_state:
+        st.session_state[kept] = st.session_state[key]
+    elif kept in st.session_state:
+        st.session_state[key] = st.session_state[kept]
+    return key
+
+
+def explain(text: str, *equations: str, expanded: bool = True) -> None:
+    """The page's "What am I seeing and why": at most three sentences (`text`, markdown) and the
+    equations (LaTeX) that produced the numbers on screen."""
+    with st.expander("What am I seeing, and why?", expanded=expanded):
+        st.markdown(text)
+        for equation in equations:
+            st.latex(equation)
+
+
 def show_error(err: Exception) -> None:
     """A user-facing message; LatentLabError texts are written for users already."""
     st.error(str(err) if isinstance(err, LatentLabError) else f"Something went wrong: {err}")

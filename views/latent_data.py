@@ -1,6 +1,6 @@
 """The Latent page's cached data and pictures: codes of the test set, decodes, figures and PNGs, each
 cached on what it shows (model spec, settings, points) and shared by every session; and `Clicked`,
-a point picked on a map, parsed from the chart's selection.
+a point picked on a map, parsed from what the hover map (views/hover) sends.
 
 They live here, not in the page script, because a page's script runs from the top on every rerun:
 there each `@st.cache_*` decorator would be applied afresh and hash its function's source on every
@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from core.figures import tiles
-from core.figures.latent_map import CLICK_GRID, beta_figure, explorer_figure, tiles_figure
+from core.figures.latent_map import HOVER_GRID, beta_figure, explorer_map, tiles_figure
 from core.lab import latent
 from core.lab.data import first_of_each_digit, mnist_for_pages, to_float
 from core.lab.spec import ModelSpec
@@ -62,9 +62,10 @@ def beta_reconstructions(model_name: str) -> np.ndarray:
     return decode(spec, served(spec).encode(to_float(mnist.x_test[first])))
 
 
-@st.cache_resource(show_spinner="Decoding every point of the map's click grid (once per model)…", max_entries=8, hash_funcs=BY_KEY)
+@st.cache_resource(show_spinner="Decoding a fine grid over the map (once per model)…", max_entries=8, hash_funcs=BY_KEY)
 def grid_decodes(spec) -> latent.GridDecodes:
-    grid = latent.click_grid(latent.extent(codes(spec).z), CLICK_GRID)  # (n², 2)
+    """The decodes under the pointer: a HOVER_GRID² grid over the map, decoded once per model."""
+    grid = latent.click_grid(latent.extent(codes(spec).z), HOVER_GRID)  # (n², 2)
     return latent.GridDecodes(read_only(grid), read_only(tiles.to_uint8(decode(spec, grid))))
 
 
@@ -80,6 +81,23 @@ def image_code(spec, image_bytes: bytes) -> tuple[float, float]:
     maps, an interpolation end. One encoder call per image and model, not one per rerun."""
     z = served(spec).encode(np.frombuffer(image_bytes, np.float32).reshape(28, 28))[0]
     return float(z[0]), float(z[1])
+
+
+@st.cache_data(show_spinner=False, max_entries=64, hash_funcs=BY_KEY)
+def image_posterior(spec, image_bytes: bytes) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """A VAE's q(z|x) of a digit (28×28 float32 as bytes): (z_mean, z_log_var), once per image and model."""
+    z_mean, z_log_var = served(spec).encode_gaussian(np.frombuffer(image_bytes, np.float32).reshape(28, 28))
+    return tuple(float(v) for v in z_mean[0]), tuple(float(v) for v in z_log_var[0])
+
+
+@st.cache_data(show_spinner=False, max_entries=128, hash_funcs=BY_KEY)
+def posterior_draws(spec, z_mean: tuple[float, ...], z_log_var: tuple[float, ...], n: int,
+                    seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n seeded draws z = μ + σ ⊙ ε from q(z|x) = N(μ, diag σ²) (n, D), their decodes (n, 28, 28) and the
+    decode of μ itself (28, 28), for the 'sample again' pictures."""
+    z = latent.sample_posterior(np.array(z_mean), np.array(z_log_var), n, seed)
+    images = decode(spec, np.concatenate([np.array(z_mean, np.float32)[None], z]))  # (1 + n, 28, 28)
+    return z, images[1:], images[0]
 
 
 def as_bytes(image: np.ndarray) -> bytes:
@@ -152,13 +170,13 @@ def beta_figures(names: tuple[str, ...], current: float):
 
 
 @st.cache_resource(show_spinner=False, max_entries=32, hash_funcs=BY_KEY)
-def map_figure(spec, marks: tuple[tuple[str, float, float], ...]):
-    """The clickable map, built once per model and set of marks, not on every click: building it
-    is slow (and st.cache_data would spend as long unpickling it). Never mutated: st.plotly_chart
-    only reads it."""
+def map_figure(spec, marks: tuple[tuple[str, float, float], ...]) -> dict:
+    """The hover map's unchanging part (`explorer_map`: codes, grid decodes, marks), built once per model
+    and set of marks, not on every click. Never mutated: the page only sends it."""
     c = codes(spec)
     note = " (mean of q(z|x))" if spec.is_vae else " (code)"
-    return explorer_figure(c.z, c.labels, latent.extent(c.z), {n: (z1, z2) for n, z1, z2 in marks}, axis_note=note)
+    return explorer_map(c.z, c.labels, latent.extent(c.z), grid_decodes(spec).images,
+                        {n: (z1, z2) for n, z1, z2 in marks}, axis_note=note)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,18 +200,13 @@ class Clicked:
         return where if self.test_index is None else f"{where}, the centre of test digit #{self.test_index}"
 
 
-def clicked_from_selection(selection: dict | None) -> Clicked | None:
-    """The first point of a Streamlit plotly selection (`event.selection`), or None if empty.
-
-    Points carry "x", "y" and, for test digits, "customdata" = the test index (the invisible
-    click grid has none, so a click on empty space gives a bare point)."""
-    points = (selection or {}).get("points") or []
-    if not points:
+def clicked_from_pick(pick: dict | None) -> Clicked | None:
+    """The point the hover map sends on a click ({z1, z2, index}: index ≥ 0 for a test digit's dot, −1
+    for a point of the grid), or None if it sent nothing usable."""
+    if not isinstance(pick, dict):
         return None
-    p = points[0]
-    if p.get("x") is None or p.get("y") is None:
+    z1, z2, index = pick.get("z1"), pick.get("z2"), pick.get("index")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) for v in (z1, z2)):
         return None
-    custom = p.get("customdata")
-    custom = custom[0] if isinstance(custom, list | tuple) and custom else custom
-    index = int(custom) if isinstance(custom, int | float) and not isinstance(custom, bool) and custom >= 0 else None
-    return Clicked(float(p["x"]), float(p["y"]), index)
+    index = int(index) if isinstance(index, int | float) and not isinstance(index, bool) and index >= 0 else None
+    return Clicked(float(z1), float(z2), index)

@@ -57,6 +57,12 @@ if st.button("▶ Start training", type="primary", key="tr_start"):
         st.stop()
 
 
+def cancel(job_id: str) -> None:
+    """The Cancel button's callback: stop watching; the run stops too unless others watch it."""
+    if not app_queue().cancel(job_id, session):
+        st.session_state.pop(JOB_KEY, None)
+
+
 def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
@@ -88,10 +94,8 @@ def live_panel() -> None:
         st.error(job.error or "Training failed.")
     if job.note:
         st.caption(job.note.capitalize())
-    if job.active and not job.cancelling and st.button("■ Cancel", key="tr_cancel"):
-        if not app_queue().cancel(job.id, session):  # others watch the same run: it goes on for them
-            st.session_state.pop(JOB_KEY)
-        st.rerun(scope="fragment")
+    if job.active and not job.cancelling:
+        st.button("■ Cancel", key="tr_cancel", on_click=cancel, args=(job.id,))
     if job.state == "queued":
         return
 

@@ -134,13 +134,20 @@ def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auroc: float, point: tuple[floa
     ))
 
 
-def confusion_figure(tp: int, fp: int, tn: int, fn: int) -> go.Figure:
-    """2×2 confusion matrix: rows = truth, columns = decision."""
+CONFUSION_CELLS = (("TN", "true negative"), ("FP", "false positive")), (("FN", "false negative"), ("TP", "true positive"))
+
+
+def confusion_figure(tp: int, fp: int, tn: int, fn: int, height: int = 240) -> go.Figure:
+    """2×2 confusion matrix: rows = truth, columns = decision; each cell names itself (TP, FP, TN, FN:
+    'positive' = flagged as anomalous) above its count."""
     z = [[tn, fp], [fn, tp]]
+    text = [[f"<b>{short}</b> ({long})<br>{v}" for (short, long), v in zip(names, row, strict=True)]
+            for names, row in zip(CONFUSION_CELLS, z, strict=True)]
     return go.Figure(go.Heatmap(
         z=z, x=["flagged normal", "flagged anomalous"], y=["truly normal", "truly anomalous"],
-        text=[[str(v) for v in row] for row in z], texttemplate="%{text}", colorscale="Blues", showscale=False,
-    ), layout=dict(height=240, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(autorange="reversed")))
+        text=text, texttemplate="%{text}", textfont=dict(size=15), colorscale="Blues", showscale=False,
+        hovertemplate="%{y}, %{x}: %{z}<extra></extra>",
+    ), layout=dict(height=height, margin=dict(l=10, r=10, t=10, b=10), yaxis=dict(autorange="reversed")))
 
 
 def image_grid(rows: list[list[np.ndarray]], row_titles: list[str], col_titles: list[str] | None = None,
@@ -186,50 +193,22 @@ def loss_curves(epochs: list[dict], running: dict | None = None, step_fraction: 
 
 
 # Ten digit colours that stay apart under the common colour-vision deficiencies: Okabe–Ito's eight
-# plus two from Paul Tol's palette (wine, grey). Each digit's cluster also carries its numeral.
+# plus two from Paul Tol's palette (wine, grey). Each digit's cluster also carries its numeral. The latent
+# maps themselves are `core.figures.latent_map`'s.
 DIGIT_COLOURS = OKABE_ITO + ["#882255", "#999999"]
 
 
-def latent_map(z: np.ndarray, labels: np.ndarray, marks: dict[str, tuple[float, float]] | None = None,
-               height: int = 520) -> go.Figure:
-    """A 2-D latent space: the codes z (N, 2) of reference images coloured by their digit label
-    (N,), each digit's numeral at its cluster's median, and each of `marks` (name → (z₁, z₂), e.g.
-    the user's uploads) as a large star with its name."""
-    z, labels = np.asarray(z, dtype=np.float32), np.asarray(labels)
-    assert z.ndim == 2 and z.shape[1] == 2 and len(z) == len(labels), (z.shape, labels.shape)
-    fig = go.Figure()
-    for d in range(10):
-        zd = z[labels == d]
-        fig.add_trace(go.Scattergl(
-            x=zd[:, 0], y=zd[:, 1], mode="markers", name=str(d),
-            marker=dict(size=3, color=DIGIT_COLOURS[d], opacity=0.45),
-            hovertemplate=f"digit {d}<br>z₁ %{{x:.2f}}, z₂ %{{y:.2f}}<extra></extra>",
-        ))
-        if len(zd):
-            cx, cy = np.median(zd, axis=0)
-            fig.add_annotation(x=float(cx), y=float(cy), text=f"<b>{d}</b>", showarrow=False,
-                               font=dict(size=18, color="white"), bgcolor=DIGIT_COLOURS[d], opacity=0.9)
-    if marks:
-        names = list(marks)
-        pts = np.array([marks[n] for n in names], dtype=np.float32).reshape(-1, 2)
-        fig.add_trace(go.Scatter(
-            x=pts[:, 0], y=pts[:, 1], mode="markers+text", name="your images", text=names,
-            textposition="top center", textfont=dict(size=12, color="black"),
-            marker=dict(size=18, symbol="star", color="#F0E442", line=dict(color="black", width=2)),
-            hovertemplate="%{text}<br>z₁ %{x:.2f}, z₂ %{y:.2f}<extra></extra>",
-        ))
-    fig.update_layout(
-        xaxis_title="z₁ (VAE latent mean)", yaxis_title="z₂", height=height, plot_bgcolor="white",
-        margin=dict(l=10, r=10, t=30, b=10), legend=dict(title="digit", itemsizing="constant"),
-        yaxis=dict(scaleanchor="x", gridcolor="#eee", zerolinecolor="#ccc"), xaxis=dict(gridcolor="#eee", zerolinecolor="#ccc"),
-    )
-    return fig
+def mark_label(i: int, count: int) -> str:
+    """How the i-th (0-based) of `count` user images is marked on a map and a histogram: "★" alone,
+    "★1", "★2", … when there are several, so each file has a mark of its own."""
+    return "★" if count == 1 else f"★{i + 1}"
 
 
 def reference_histogram(reference: np.ndarray, marks: dict[str, float], x_title: str,
                         reference_name: str = "MNIST test digits") -> go.Figure:
     """The distribution of a score over reference images (density-normalised histogram), with
-    each of `marks` (name → score) as a dashed vertical line labelled with its name."""
+    each of `marks` (name → score) as a dashed vertical line labelled with its mark (`mark_label`), the
+    legend saying which name each mark stands for."""
     reference = np.asarray(reference, dtype=np.float64)
     values = list(marks.values())
     lo = float(min([reference.min(), *values]))
@@ -238,9 +217,36 @@ def reference_histogram(reference: np.ndarray, marks: dict[str, float], x_title:
         x=reference, name=f"{reference_name} ({len(reference)})", histnorm="probability density",
         xbins=dict(start=lo, end=hi, size=(hi - lo) / 80 or 1.0), marker=dict(color=OKABE_ITO[5]), opacity=0.7,
     )
-    lines = [_vline(value, name, "top right" if i % 2 == 0 else "bottom right", color=OKABE_ITO[6], dash="dash")
-             for i, (name, value) in enumerate(marks.items())]
-    return go.Figure(trace, layout=_with_vlines(dict(
+    # Each mark: a dashed line labelled with its short mark (★, or ★1, ★2, … for several), and a legend
+    # entry naming it, so several files' names never pile up on the plot.
+    lines = [_vline(value, mark_label(i, len(marks)), "top right" if i % 2 == 0 else "bottom right",
+                    color=OKABE_ITO[6], dash="dash") for i, value in enumerate(values)]
+    legend = [go.Scatter(x=[None], y=[None], mode="lines", name=f"{mark_label(i, len(marks))} {name}",
+                         line=dict(color=OKABE_ITO[6], dash="dash")) for i, name in enumerate(marks)]
+    return go.Figure([trace, *legend], layout=_with_vlines(dict(
         xaxis=dict(title=dict(text=x_title)), yaxis=dict(title=dict(text="density")), height=300, showlegend=True,
-        margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15),
+        margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.25, yanchor="top"),
     ), lines))
+
+
+def code_figure(codes: list[tuple[str, np.ndarray, np.ndarray | None]], row_height: int = 110) -> go.Figure:
+    """Each model's code as a small bar chart, one row per model: (title, code (D,), σ (D,) or None).
+    A VAE's row shows μ with ±σ error bars (its code is a cloud q(z|x) = N(μ, diag σ²), not a point)."""
+    layout = _subplot_layout(len(codes), 1, 0.0, 0.55 / max(len(codes), 1), [t for t, _, _ in codes], title_size=13)
+    traces = []
+    for i, (name, code, sigma) in enumerate(codes, start=1):
+        s = "" if i == 1 else str(i)
+        code = np.asarray(code, np.float32).reshape(-1)
+        error = None if sigma is None else dict(type="data", array=np.asarray(sigma, np.float32).reshape(-1), visible=True,
+                                                 color="#555", thickness=1.2)
+        traces.append(go.Bar(
+            x=np.arange(1, len(code) + 1), y=code, error_y=error, xaxis=f"x{s}", yaxis=f"y{s}", name=name, showlegend=False,
+            marker_color=OKABE_ITO[5] if sigma is None else OKABE_ITO[6],
+            hovertemplate=("z%{x}: μ = %{y:.2f}" if sigma is not None else "code %{x}: %{y:.2f}") + f"<extra>{name}</extra>",
+        ))
+        layout[f"xaxis{s}"] |= dict(tickmode="auto", nticks=min(len(code), 17), showgrid=False,
+                                   range=[0.4, len(code) + 0.6])
+        layout[f"yaxis{s}"] |= dict(zeroline=True, zerolinecolor="#999", gridcolor="#eee", nticks=3)
+    layout |= dict(height=row_height * len(codes) + 30, margin=dict(l=10, r=10, t=28, b=10), plot_bgcolor="white",
+                   bargap=0.15)
+    return go.Figure(data=traces, layout=layout)

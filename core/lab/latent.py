@@ -172,6 +172,51 @@ def prior_tail(z: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * np.sum(np.square(z), axis=-1))
 
 
+def share_text(p: float) -> str:
+    """A share as people read it: "12.3 %", and "< 0.1 %" for a share too small to show in one decimal
+    (a far-out point is not "0.0 %": some prior draws do land there)."""
+    p = float(p)
+    assert 0.0 <= p <= 1.0, p
+    return "< 0.1 %" if 0.0 < p < 0.001 else f"{p:.1%}".replace("%", " %")
+
+
+# ---------------------------------------------------------------------------------------------
+# The posterior q(z|x) = N(μ, diag σ²) of a VAE
+# ---------------------------------------------------------------------------------------------
+
+SIGMA_LEVELS = (1.0, 2.0)  # the ellipses drawn around a posterior: 1σ and 2σ
+
+
+def sigma_of(z_log_var: np.ndarray) -> np.ndarray:
+    """σ = exp(½ · log σ²): the encoder's `z_log_var` head → the posterior's standard deviations."""
+    return np.exp(0.5 * np.asarray(z_log_var, np.float64))
+
+
+def sample_posterior(z_mean: np.ndarray, z_log_var: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """n draws z ~ q(z|x) = N(μ, diag σ²) of one image, (n, D), by the reparameterisation trick:
+    z = μ + σ ⊙ ε with ε ~ N(0, I) from a numpy generator seeded with `seed` (the same seed, the same ε)."""
+    n = _check_n("the number of samples", n, MAX_SAMPLES)
+    mu = np.asarray(z_mean, np.float64).reshape(-1)  # (D,)
+    sigma = sigma_of(z_log_var).reshape(-1)  # (D,)
+    assert mu.shape == sigma.shape, (mu.shape, sigma.shape)
+    epsilon = np.random.default_rng(seed).standard_normal((n, len(mu)))  # (n, D)
+    return (mu + sigma * epsilon).astype(np.float32)
+
+
+def ellipse_points(z_mean: np.ndarray, sigma: np.ndarray, k: float, m: int = 64) -> np.ndarray:
+    """The kσ ellipse of a 2-D diagonal Gaussian N(μ, diag σ²) as a closed polyline (m + 1, 2): the
+    points z with Σᵢ ((zᵢ − μᵢ)/σᵢ)² = k², axis-aligned with semi-axes k·σ₁ and k·σ₂."""
+    mu, sigma = np.asarray(z_mean, np.float64).reshape(2), np.asarray(sigma, np.float64).reshape(2)
+    t = np.linspace(0.0, 2.0 * np.pi, m + 1)  # the last point closes the curve
+    return (mu + k * sigma * np.stack([np.cos(t), np.sin(t)], axis=-1)).astype(np.float32)
+
+
+def ellipse_mass(k: float) -> float:
+    """The share of a 2-D Gaussian inside its kσ ellipse: the squared Mahalanobis radius is χ² with 2
+    degrees of freedom, so P(r ≤ k) = 1 − exp(−k²/2) (39 % at 1σ, 86 % at 2σ)."""
+    return float(1.0 - np.exp(-0.5 * k * k))
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """One end of an interpolation: an image (28, 28) in [0, 1], encoded by whichever model

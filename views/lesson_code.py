@@ -1,0 +1,48 @@
+"""The lesson's Keras code beside the lesson model (Draw, Train, lesson mode): one panel, drawn from
+`core.lab.lesson_recipe`, with the lesson's test loss next to what our run of the same recipe measured.
+Not a page itself."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.lab import lesson_recipe as recipe
+from views.common import model_store
+
+
+def measured_test_bce() -> float | None:
+    """Our run's test BCE for the lesson's recipe, from the shipped model's record (None if absent)."""
+    record = model_store().record(recipe.SPEC) or {}
+    return record.get("metrics", {}).get(recipe.PRINTED_METRIC)
+
+
+def test_loss_metrics() -> None:
+    """The lesson's printed test loss beside our measured test BCE for the same recipe."""
+    ours = measured_test_bce()
+    left, right = st.columns(2)
+    left.metric("Lesson: “Test loss:”", f"≈ {recipe.LESSON_TEST_LOSS:.3f}",
+                help="What the lesson's last line prints when its recipe is run: mean per-pixel binary "
+                     "cross-entropy on the 10 000 test digits. (The lesson's text shows the print, not the value.)")
+    right.metric("Ours, same recipe: test BCE", "not trained" if ours is None else f"{ours:.4f}",
+                 help="Measured by `python -m core evaluate` on the shipped lesson model (assets/manifest.json).")
+
+
+def code_panel(key: str, *, here: str = "", compact: bool = False) -> None:
+    """The code with its line numbers, the table linking each line to what it does in this app, the two
+    test losses, and links to the pages the table names (all but `here`, the page showing the panel).
+    `key` prefixes the element keys (one panel per page)."""
+    with st.container(key=f"{key}_lesson_code"):
+        code, notes = st.columns([1, 1] if compact else [5, 6], gap="medium")
+        with code:
+            st.code(recipe.code_text(), language="python", line_numbers=True)
+            test_loss_metrics()
+        with notes:
+            st.dataframe(recipe.table_rows(), hide_index=True, key=f"{key}_lesson_lines",
+                         column_config={"line": st.column_config.NumberColumn(width="small"),
+                                        "code": None,  # the code is beside the table, numbered
+                                        "what it does here": st.column_config.TextColumn(width="large"),
+                                        "where": st.column_config.TextColumn(width="small")},
+                         height=360 if compact else "auto")
+            links = [p for p in recipe.pages() if p != here]
+            for col, page in zip(st.columns(max(len(links), 1)), links, strict=False):
+                col.page_link(page, label=recipe.PAGE_TITLES[page])
