@@ -6,6 +6,7 @@ st.set_page_config(page_title="Latent Lab", page_icon="🧬", layout="wide")
 
 pages = [
     st.Page("views/home.py", title="Home", icon="🏠", default=True),
+    st.Page("views/lesson.py", title="Lesson mode", icon="🎓", url_path="lesson"),
     st.Page("views/draw.py", title="Draw", icon="✏️", url_path="draw"),
     st.Page("views/denoise.py", title="Denoise", icon="🧽", url_path="denoise"),
     st.Page("views/anomaly.py", title="Anomalies", icon="🚨", url_path="anomaly"),

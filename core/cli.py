@@ -26,7 +26,19 @@ MANIFEST = ASSETS_DIR.parent / "manifest.json"
 # Models served by ONNX Runtime (no TensorFlow): every named shipped model; `train` and `export` write them.
 # The ten one-class models are left to Keras: 10 × 2 MB more files for a page that scores whole test sets.
 ONNX_EXPORTED: tuple[str, ...] = tuple(SHIPPED)
-METRIC_COLUMNS = ("test_bce", "test_mse", "test_neg_elbo", "auroc_fashion", "psnr_gauss_0.5", "auroc_one_class_mean")
+METRIC_COLUMNS = ("test_bce", "test_mse", "test_neg_elbo", "auroc_fashion", "psnr_gauss_0.5", "auroc_one_class_mean",
+                  "other_writers_flagged", "other_writers_knn_acc")
+
+
+def _other_writers() -> bool:
+    """Whether the other-writers figures (core.lab.other_writers) can be measured: they need scikit-learn's
+    bundled digits (requirements-dev.txt)."""
+    import importlib.util
+
+    if importlib.util.find_spec("sklearn") is not None:
+        return True
+    print("note: scikit-learn is not installed (requirements-dev.txt): no other-writers figures", file=sys.stderr)
+    return False
 
 
 def _print_progress(p) -> None:
@@ -43,7 +55,7 @@ def _train_one(name: str, spec: ModelSpec, out: Path) -> dict:
     print(f"training {name}: {spec.label} (key {spec.key})", flush=True)
     result = train(spec, on_progress=_print_progress, per_step=False)
     t0 = time.perf_counter()
-    scores = evaluate(result.model, spec)
+    scores = evaluate(result.model, spec, other_writers=not spec.digits and _other_writers())
     if len(spec.digits) == 1:  # a one-class model: its own digit vs the rest of the test set
         (digit,) = spec.digits
         scores["auroc_one_class"] = evaluate_one_class({digit: result.model})[f"auroc_digit_{digit}"]
@@ -155,13 +167,14 @@ def cmd_evaluate(args) -> None:
 
     store = ModelStore(allow_training=args.train)
     names = args.name or [*SHIPPED, "one_class"]
+    other_writers = _other_writers()
     results = {}
     for name in names:
         t0 = time.perf_counter()
         if name == "one_class":  # one row for the ten one-class models: per-digit and mean AUROC
             results[name] = evaluate_one_class({d: store.get(one_class_spec(d)) for d in range(10)})
         else:
-            results[name] = evaluate(store.get(SHIPPED[name]), SHIPPED[name])
+            results[name] = evaluate(store.get(SHIPPED[name]), SHIPPED[name], other_writers=other_writers)
         print(f"{name}: evaluated in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
     cols = [c for c in METRIC_COLUMNS if any(c in r for r in results.values())]
     width = max(len("model"), *map(len, results))  # the name column fits the longest name

@@ -67,10 +67,13 @@ def main() -> dict:
     _no_network()
     out = {
         "home": _page(None),
+        "lesson": _page("views/lesson.py"),
         "draw": _page("views/draw.py", lambda at: at.toggle(key="draw_use_example").set_value(True).run()),
         "denoise": _page("views/denoise.py"),
         "anomaly": _page("views/anomaly.py"),
-        "anomaly_one_digit": _page("views/anomaly.py", lambda at: at.radio(key="an_mode").set_value("One digit only").run()),
+        "anomaly_all_digits": _page("views/anomaly.py", lambda at: at.radio(key="an_mode").set_value("All digits").run()),
+        "anomaly_fashion": _page("views/anomaly.py", lambda at: at.radio(key="an_mode").set_value("All digits").run()
+                                 .selectbox(key="an_set").set_value("fashion").run()),
         "latent": _page("views/latent.py"),
         "upload": _page("views/upload.py", lambda at: at.button(key="up_sample_paper_photo").click().run()),
         "train": _page("views/train.py"),

@@ -69,6 +69,30 @@ def test_draw_page_reconstructs_a_test_digit(app):
     assert app.session_state["user_digit"]["source"].startswith("MNIST test #3")
 
 
+def test_draw_page_shows_each_code_and_samples_from_the_vaes_posterior(app):
+    app.switch_page("views/draw.py").run()
+    app.number_input(key="draw_example_index").set_value(3)
+    app.toggle(key="draw_use_example").set_value(True).run()
+    assert not app.exception and not app.error
+    codes = json.loads(next(c for c in app.get("plotly_chart") if c.proto.id.endswith("draw_codes") or
+                            "draw_codes" in c.proto.id).proto.spec)
+    bars = codes["data"]
+    def values(v):  # plotly writes numpy arrays as {"dtype", "bdata": base64}
+        return np.frombuffer(base64.b64decode(v["bdata"]), v["dtype"]) if isinstance(v, dict) else np.asarray(v)
+
+    assert [len(values(b["y"])) for b in bars] == [16, 64, 2]  # the three codes, number by number
+    assert [a["text"] for a in codes["layout"]["annotations"]] == [
+        "Lesson AE (dense, 16-D code): code", "Conv AE (64-D code): code", "VAE (2-D latent): μ ± σ"]
+    assert [("error_y" in b and b["error_y"].get("visible", False)) for b in bars] == [False, False, True]
+    samples = _strip(app, "draw_vae_samples")["panels"]
+    assert [p["title"] for p in samples] == ["decoded μ", *[f"z ~ q(z|x) #{k}" for k in range(1, 6)]]
+    app.button(key="draw_resample").click().run()  # fresh ε: new samples, the same decoded mean
+    assert not app.exception
+    again = _strip(app, "draw_vae_samples")["panels"]
+    assert again[0] == samples[0] and again[1:] != samples[1:]
+    assert app.session_state["draw_sample_seed"] == 1
+
+
 def test_draw_page_shows_the_same_from_onnx_and_from_keras(app, monkeypatch):
     """Shipped models answer from ONNX Runtime; without their ONNX files (missing or stale) the serving
     layer uses the Keras models, and the page shows the same reconstructions and errors."""
@@ -135,12 +159,11 @@ def test_denoise_page_reacts_to_noise_settings(app):
 
     before = panel_titles()
     assert before.count("PSNR") == 4 and before.count("SSIM") == 4
-    table = app.dataframe(key="dn_models").value  # what differs: the pair shares everything but its training inputs
+    table = app.dataframe[0].value  # what differs: the pair shares everything but its training inputs
     pair = table.iloc[:2]
     assert pair["architecture"].nunique() == 1 and list(pair["numbers in the code"]) == [1568, 1568]
     assert list(pair["trained on"]) == ["clean digits", "digits + Gaussian noise σ = 0.5"]
-    assert any(e.tag == "latex" and "PSNR" in e.value for e in app.get("markdown")) or \
-        any("PSNR" in e.proto.body for e in app.get("markdown") if hasattr(e.proto, "body"))
+    assert any(r"\mathrm{PSNR}" in e.value for e in app.latex)  # the equation behind the numbers
     app.slider(key="dn_level_gaussian").set_value(0.9).run()
     assert not app.exception
     assert panel_titles() != before

@@ -1,8 +1,11 @@
-"""AppTest: the Latent space page runs, shows its maps and controls, reacts to clicks (a clicked
-point stored as the map's on_select callback stores it), grid, reseed and interpolation settings,
-and encodes the test set once per model, not once per rerun."""
+"""AppTest: the Latent space page runs, shows its hover maps and controls, reacts to clicks (a clicked
+point stored as the map's on_pick callback stores it) with the VAE's q(z|x) and samples, grid, reseed and
+interpolation settings, and encodes the test set once per model, not once per rerun."""
 
 from __future__ import annotations
+
+import base64
+import json
 
 import numpy as np
 import pytest
@@ -10,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from core.lab import latent
 from core.lab.zoo import SHIPPED
-from views.latent_data import Clicked, clicked_from_selection
+from views.common import mnist_test_count
+from views.latent_data import Clicked, clicked_from_pick
 
 TIMEOUT = 90  # the first run imports TensorFlow, loads the models and encodes 10 000 digits
 VAE_CLICK = f"lt_click_{SHIPPED['vae_2d'].key}"  # session key of the point last clicked on the VAE's map
@@ -40,6 +44,13 @@ def _decoded_texts(at) -> list[str]:
     return [m.value for m in at.markdown if "decoded at z =" in m.value]
 
 
+def _component(at, key: str) -> dict:
+    """The data a components-v2 element (the hover map, its overlay, an image strip) was given."""
+    found = [c for c in at.get("bidi_component") if c.key == key]
+    assert len(found) == 1, [c.key for c in at.get("bidi_component")]
+    return json.loads(found[0].proto.json)
+
+
 def _chart(at, key: str) -> str:
     return next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id).proto.spec
 
@@ -49,13 +60,14 @@ def test_page_shows_both_maps_and_the_controls(page):
     assert not at.error
     assert at.title[0].value == "🗺️ Latent space"
     assert at.radio(key="lt_beta").value == 1.0
-    charts = at.get("plotly_chart")
-    maps = [c for c in charts if c.proto.selection_mode]
-    assert len(maps) == 2  # the VAE's and the AE's, both clickable
-    for c in maps:
-        spec = c.proto.spec
-        assert spec.count('"type":"scattergl"') == 11  # click grid + ten digits
-        assert '"click grid"' in spec
+    for family in ("vae", "ae"):  # two hover maps, each with the codes and a 40×40 grid of decodes
+        figure = _component(at, f"lt_map_{family}")
+        assert figure["n"] == 40 and figure["count"] == mnist_test_count()
+        assert len(base64.b64decode(figure["grid"])) == 40 * 40 * 28 * 28
+        assert [c[0] for c in figure["centres"]] == list(range(10))  # cluster labels
+        assert _component(at, f"lt_map_{family}_overlay") == {"pin": [0.0, 0.0], "ellipses": [], "samples": [],
+                                                              "map_key": f"lt_map_{family}"}
+    assert not any(c.proto.selection_mode for c in at.get("plotly_chart"))  # no plotly map left
     assert _decoded_texts(at) == ["**VAE (2-D latent)** decoded at z = (+0.00, +0.00)",
                                   "**Conv AE (2-D code)** decoded at z = (+0.00, +0.00)"]
     for key in ("lt_grid_n", "lt_samples_k", "lt_steps"):
@@ -82,6 +94,18 @@ def test_a_click_decodes_that_point_and_can_end_an_interpolation(page):
     at.run()
     assert any("test digit #3 (a 0)" in c.value for c in at.caption)
     assert any("KL to the prior" in c.value for c in at.caption)
+    overlay = _component(at, "lt_map_vae_overlay")  # its q(z|x): 1σ and 2σ rings around μ, and 6 draws
+    (ellipse,) = overlay["ellipses"]
+    assert [r["k"] for r in ellipse["rings"]] == [1.0, 2.0] and len(overlay["samples"]) == 6
+    strip = _component(at, "lt_samples_vae")["panels"]
+    assert [p["title"] for p in strip] == ["μ", *[f"sample {k}" for k in range(1, 7)]]
+    at.button(key="lt_resample_vae").click().run()  # sample again: new ε, the same q(z|x)
+    assert not at.exception
+    again = _component(at, "lt_map_vae_overlay")
+    assert again["ellipses"] == overlay["ellipses"] and again["samples"] != overlay["samples"]
+    strip_again = _component(at, "lt_samples_vae")["panels"]
+    assert strip_again[0] == strip[0] and strip_again[1:] != strip[1:]  # the decoded mean stays
+    assert any("seed 1" in c.value for c in at.caption)
 
     at.radio(key="lt_src_b").set_value("Point picked on a map").run()
     assert any("Click a point on that map" in i.value for i in at.info)
@@ -138,7 +162,10 @@ def test_interpolating_two_drawings(page):
     at.radio(key="lt_src_b").set_value("My drawing or upload").run()
     assert not at.exception and not at.error
     assert any("From your drawing" in c.value and "to your second drawing" in c.value for c in at.caption)
-    assert '"your second drawing"' in at.get("plotly_chart")[0].proto.spec  # the ★ on the map
+    assert [m["name"] for m in _component(at, "lt_map_vae")["marks"]] == ["your second drawing"]  # the ★
+    overlay = _component(at, "lt_map_vae_overlay")  # the drawing's q(z|x) on the VAE's map, sampled
+    assert [e["rings"][0]["k"] for e in overlay["ellipses"]] == [1.0] and len(overlay["samples"]) == 6
+    assert _component(at, "lt_map_ae_overlay")["ellipses"] == []  # a plain AE has no q(z|x)
 
 
 def test_other_betas(page):
@@ -186,8 +213,8 @@ def test_models_trained_here_with_a_2d_code_can_take_a_map(page):
     assert at.subheader[0].value == names[vae] and at.subheader[1].value == names[ae]
     decoded = _decoded_texts(at)
     assert decoded[0].startswith(f"**{names[vae]}") and decoded[1].startswith(f"**{names[ae]}")
-    maps = [c.proto.spec for c in at.get("plotly_chart") if c.proto.selection_mode]
-    assert all(spec.count('"type":"scattergl"') == 11 for spec in maps)  # both trained models are mapped
+    for family in ("vae", "ae"):  # both trained models are mapped
+        assert _component(at, f"lt_map_{family}")["count"] == mnist_test_count()
 
     at.session_state[f"lt_click_{vae.key}"] = Clicked(0.5, -0.5)  # a click on the trained VAE's map
     at.run()
@@ -199,11 +226,10 @@ def test_models_trained_here_with_a_2d_code_can_take_a_map(page):
 
 
 def test_clicks_on_empty_space_and_on_test_digits():
-    assert clicked_from_selection(None) is None
-    assert clicked_from_selection({"points": [], "point_indices": [], "box": [], "lasso": []}) is None
-    grid = {"points": [{"curve_number": 0, "point_number": 1234, "point_index": 1234, "x": -2.5, "y": 1.25}]}
-    assert clicked_from_selection(grid) == Clicked(-2.5, 1.25, None)
-    digit = {"points": [{"curve_number": 4, "point_index": 17, "x": 0.5, "y": -0.75, "customdata": 4321}]}
-    assert clicked_from_selection(digit) == Clicked(0.5, -0.75, 4321)
-    assert clicked_from_selection({"points": [{"x": 1, "y": 2, "customdata": [12]}]}).test_index == 12
+    assert clicked_from_pick(None) is None
+    assert clicked_from_pick({"z1": "1", "z2": 2}) is None  # the browser could send anything
+    assert clicked_from_pick({"z1": float("nan"), "z2": 2}) is None
+    assert clicked_from_pick({"z1": -2.5, "z2": 1.25, "index": -1}) == Clicked(-2.5, 1.25, None)  # a grid point
+    assert clicked_from_pick({"z1": 0.5, "z2": -0.75, "index": 4321}) == Clicked(0.5, -0.75, 4321)  # a dot
+    assert clicked_from_pick({"z1": 0.5, "z2": -0.75, "index": True}).test_index is None
     assert "test digit #4321" in Clicked(0.5, -0.75, 4321).describe()

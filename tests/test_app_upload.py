@@ -46,8 +46,9 @@ def test_a_sample_photo_goes_through_the_whole_page(page):
     assert _titles(recs).count("error 0.") == 2
     verdicts = [m.value for m in page.markdown if "more unusual than" in m.value]
     assert len(verdicts) == 2 and all(re.search(r"more unusual than \*\*\d+ %\*\* of MNIST test digits", v) for v in verdicts)
-    assert [t["type"] for t in latent["data"]] == ["scattergl"] * 10 + ["scatter"]  # ten digits, then the upload
-    assert latent["data"][-1]["text"] == ["sample paper_photo.jpg"]
+    # Ten digits, then the upload's ★: WebGL too, and last, so it is drawn above the points.
+    assert [t["type"] for t in latent["data"]] == ["scattergl"] * 11
+    assert latent["data"][-1]["text"] == ["★"] and latent["data"][-1]["name"] == "★ sample paper_photo.jpg"
     assert page.session_state["user_digit"]["source"] == "upload sample paper_photo.jpg"
 
 
@@ -59,7 +60,12 @@ def test_all_samples_including_a_damaged_file(page):
         "sample damaged.png could not be decoded: the file is damaged or truncated (image file is truncated)"
     ]
     good = len(SAMPLES) - 1
-    assert len(_specs(page)) == 2 * good + 2
+    specs = _specs(page)
+    assert len(specs) == 2 * good + 2
+    # One numbered mark per file on the map and the histogram, each named once in the legend.
+    stars = [t for t in specs[-2]["data"] if t["name"].startswith("★")]
+    assert [t["text"] for t in stars] == [[f"★{i}"] for i in range(1, good + 1)]
+    assert [a["text"] for a in specs[-1]["layout"]["annotations"]] == [f"★{i}" for i in range(1, good + 1)]
     assert sum("more unusual than" in m.value for m in page.markdown) == 2 * good
     notes = " ".join(c.value for c in page.caption)
     for note in ("first frame", "16-bit", "turned upright", "inverted"):

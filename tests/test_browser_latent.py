@@ -1,18 +1,18 @@
-"""End to end in a real Chromium: on the Latent space page, click empty regions of the VAE's map
-(the margin around the clusters, where no test digit is) and see the decoded image and its
-coordinates change to the clicked place."""
+"""End to end in a real Chromium: on the Latent space page, moving the pointer over the VAE's hover map
+changes the decoded digit with no message to the server; a click on a test digit's dot pins it and shows
+its q(z|x) (1σ and 2σ rings) and samples; 'sample again' draws new samples around the same mean. On the
+Draw page, no label or chip is cut off at 1280 and 1440 px wide windows, and the four result tiles share
+one row at 1400 px."""
 
 from __future__ import annotations
-
-import re
 
 import pytest
 
 pytestmark = pytest.mark.browser
 FIRST_RUN_MS = 180_000  # the first visit loads TensorFlow and two models and encodes 10 000 test digits
 MAP = ".st-key-lt_map_vae"
+STAGE = f"{MAP} .ll-stage"  # Playwright's CSS engine pierces the component's shadow root
 DECODED = ".st-key-lt_decoded_vae"
-COORDS = re.compile(r"decoded at z = \(([-+]\d+\.\d+), ([-+]\d+\.\d+)\)")
 
 
 def open_latent_page(page, base_url: str) -> None:
@@ -22,89 +22,129 @@ def open_latent_page(page, base_url: str) -> None:
     page.get_by_text("Latent Lab").first.wait_for(timeout=60_000)
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Latent space").click()
     page.locator(DECODED).get_by_text("decoded at z").wait_for(timeout=FIRST_RUN_MS)
-    page.locator(f"{MAP} .nsewdrag").first.wait_for(timeout=60_000)
+    page.locator(f"{MAP} .ll-map[data-ready]").wait_for(timeout=60_000)
 
 
-def decoded_state(page) -> dict:
-    """The decoded image's caption and image URL."""
-    return page.evaluate("""(sel) => {
-        const box = document.querySelector(sel);
-        const img = box && box.querySelector('img');
-        return {text: box ? box.innerText : '', src: img ? img.src : '', loaded: !!(img && img.complete && img.naturalWidth > 0)};
-    }""", DECODED)
+def map_state(page) -> dict:
+    """The hover map's state as it exposes it: hovered grid cell, paints so far, the overlay it draws
+    (pin, posterior means, rings, samples) and the decoded digit's pixels."""
+    return page.locator(f"{MAP} .ll-map").evaluate("""(m) => ({
+        cell: m.dataset.cell, paints: Number(m.dataset.paints || 0),
+        overlay: m.dataset.overlay ? JSON.parse(m.dataset.overlay) : null,
+        pixels: m.querySelector('.ll-decoded').toDataURL()})""")
 
 
-def wait_for_new_decoding(page, old: dict, timeout_ms: float = 30_000) -> dict:
-    page.wait_for_function("""([sel, oldText, oldSrc]) => {
-        const box = document.querySelector(sel);
-        const img = box && box.querySelector('img');
-        return box && img && box.innerText !== oldText && img.src !== oldSrc && img.complete && img.naturalWidth > 0;
-    }""", arg=[DECODED, old["text"], old["src"]], timeout=timeout_ms, polling="raf")
-    return decoded_state(page)
-
-
-def map_geometry(page) -> tuple[dict, list[float], list[float]]:
-    """The plot area's box on screen and the map's axis ranges ([z₁ lo, hi], [z₂ lo, hi])."""
-    box = page.locator(f"{MAP} .nsewdrag").first.bounding_box()
-    ranges = page.evaluate("""(sel) => {
-        const gd = document.querySelector(sel + ' .js-plotly-plot');
-        return [gd._fullLayout.xaxis.range, gd._fullLayout.yaxis.range];
-    }""", MAP)
-    return box, ranges[0], ranges[1]
-
-
-def nearest_code_px(page, fx: float, fy: float) -> float:
-    """Screen distance (px) from the plot-area point at fractions (fx, fy) (y from the top) to the
-    nearest test digit's code drawn on the map: plotly selects a dot within its hover reach (20 px)
-    instead of the click-grid point under the pointer."""
-    return page.evaluate("""([sel, fx, fy]) => {
-        const gd = document.querySelector(sel + ' .js-plotly-plot');
-        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        const px = fx * xa._length, py = fy * ya._length;
-        let best = Infinity;
-        for (const trace of gd._fullData) {
-            if (!trace.visible || trace.visible === 'legendonly' || !trace.x || !trace.y) continue;
-            if ((trace.name || '').toLowerCase().includes('grid')) continue;  // the invisible click grid
-            for (let i = 0; i < trace.x.length; i++) {
-                const d = Math.hypot(xa.l2p(trace.x[i]) - px, ya.l2p(trace.y[i]) - py);
-                if (d < best) best = d;
-            }
-        }
-        return best;
-    }""", [MAP, fx, fy])
-
-
-def test_clicking_empty_space_decodes_that_point(streamlit_server, browser_page):  # noqa: F811
+def test_hovering_decodes_in_the_browser_without_asking_the_server(streamlit_server, browser_page):  # noqa: F811
     page = browser_page
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append("frame")))
     open_latent_page(page, streamlit_server)
-    before = decoded_state(page)
-    assert COORDS.search(before["text"]).groups() == ("+0.00", "+0.00")  # the start: the prior's centre
-    # Corners of the map's margin: the codes' bounding box is padded by 8 % of its span per side, so the
-    # outermost codes sit 6.9 % of the axis in from each edge, only ~15 px on a 400 px map: within
-    # plotly's 20 px hover reach, an extreme code can be picked instead of the click-grid point. So each
-    # click goes to the point nearest the corner whose nearest code is measured to be over 28 px away.
-    for fx, fy in ((0.02, 0.02), (0.98, 0.975), (0.025, 0.98)):
-        # A corner whose nearest dot is beyond plotly's hover reach (checked, not assumed: the
-        # outermost codes sit only ~30 px in); otherwise the nearest corner point that is.
-        shifts = (0, 0.04, -0.04, 0.1, -0.1, 0.2, -0.2)  # along the margins
-        candidates = [(fx + dx, fy + dy) for dx in shifts for dy in shifts if 0.01 <= fx + dx <= 0.99 and 0.01 <= fy + dy <= 0.99]
-        fx, fy = min((f for f in candidates if nearest_code_px(page, *f) > 28),
-                     key=lambda f: abs(f[0] - fx) + abs(f[1] - fy))
-        box, _, _ = map_geometry(page)
-        x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
-        page.mouse.move(x, y)
-        page.wait_for_timeout(200)  # as a hand would: plotly picks the hovered point, then the click selects it
-        box, (x_lo, x_hi), (y_lo, y_hi) = map_geometry(page)  # afresh: the page may have reflowed meanwhile
-        step = max((x_hi - x_lo), (y_hi - y_lo)) / 39 * 1.5  # one click-grid cell, with slack
-        x, y = box["x"] + fx * box["width"], box["y"] + fy * box["height"]
-        page.mouse.click(x, y)
-        after = wait_for_new_decoding(page, before)
-        z1, z2 = (float(v) for v in COORDS.search(after["text"]).groups())
-        assert z1 == pytest.approx(x_lo + fx * (x_hi - x_lo), abs=step)
-        assert z2 == pytest.approx(y_hi - fy * (y_hi - y_lo), abs=step)  # screen y grows downwards
-        assert "test digit #" not in after["text"]  # empty space, not a digit's code
-        assert after["src"] != before["src"]  # a new decoded image
-        before = after
-
+    page.wait_for_timeout(1000)  # the page's own messages settle
+    box = page.locator(STAGE).bounding_box()
+    before, frames = map_state(page), len(sent)
+    seen = set()
+    for fx, fy in ((0.3, 0.3), (0.5, 0.5), (0.7, 0.4), (0.45, 0.75), (0.8, 0.8)):
+        page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"], steps=4)
+        page.wait_for_timeout(50)
+        now = map_state(page)
+        assert now["cell"] != before["cell"] and now["pixels"] != before["pixels"], (fx, fy)
+        seen.add(now["pixels"])
+        before = now
+    assert len(seen) == 5  # five places, five different decodes
+    page.wait_for_timeout(500)
+    assert len(sent) == frames, "hovering sent messages to the server"
+    inset = page.locator(f"{MAP} .ll-decoded").bounding_box()
+    assert inset["width"] >= 84 and inset["y"] + inset["height"] <= page.viewport_size["height"] + page.evaluate("scrollY")
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not page.js_errors
+
+
+def _click_a_dot(page) -> None:
+    """Click the dot of a test digit: one well inside the map, found from the map's own geometry."""
+    stage = page.locator(STAGE)
+    box = stage.bounding_box()
+    x, y = stage.evaluate("""(s) => {
+        const m = s.closest('.ll-map');
+        for (let i = 0; i < 10000; i++) {
+            const [x, y] = m.llPointPx(i);
+            if (x > 0.3 * s.clientWidth && x < 0.7 * s.clientWidth && y > 0.3 * s.clientHeight && y < 0.7 * s.clientHeight) return [x, y];
+        }
+        return null;
+    }""")
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def test_a_clicked_digit_shows_its_posterior_and_samples_again(streamlit_server, browser_page):  # noqa: F811
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 720})
+    open_latent_page(page, streamlit_server)
+    _click_a_dot(page)
+    page.locator(DECODED).get_by_text("test digit #").wait_for(timeout=30_000)
+    page.wait_for_function("""(sel) => {
+        const m = document.querySelector(sel).querySelector('[data-testid="stBidiComponentIsolated"]');
+        const map = (m.shadowRoot || m).querySelector('.ll-map');
+        const o = map && map.dataset.overlay && JSON.parse(map.dataset.overlay);
+        return o && o.rings === 2 && o.samples.length === 6;
+    }""", arg=MAP, timeout=30_000)
+    first = map_state(page)["overlay"]
+    assert len(first["means"]) == 1 and first["pin"] is not None
+    page.get_by_role("button", name="Sample again").first.click()
+    page.wait_for_function("""([sel, old]) => {
+        const m = document.querySelector(sel).querySelector('[data-testid="stBidiComponentIsolated"]');
+        const o = JSON.parse((m.shadowRoot || m).querySelector('.ll-map').dataset.overlay || 'null');
+        return o && o.samples.length === 6 && JSON.stringify(o.samples) !== JSON.stringify(old);
+    }""", arg=[MAP, first["samples"]], timeout=30_000)
+    again = map_state(page)["overlay"]
+    assert again["means"] == first["means"] and again["samples"] != first["samples"]
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert not page.js_errors
+
+
+CUT_OFF_JS = """(root) => {
+    // Elements whose text is clipped: wider content than box, and overflow that hides it.
+    const cut = [];
+    for (const el of root.querySelectorAll('*')) {
+        if (!el.textContent.trim() || el.children.length > 2) continue;
+        const style = getComputedStyle(el);
+        if (style.overflowX === 'visible' && style.textOverflow !== 'ellipsis') continue;
+        if (el.scrollWidth > el.clientWidth + 1) cut.push(el.textContent.trim());
+    }
+    return cut;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 1440])
+def test_draw_page_cuts_off_no_label_or_chip(streamlit_server, browser_page, width):  # noqa: F811
+    from core.lab.spec import ModelSpec
+    from core.lab.zoo import name_of
+    from core.serving.store import ModelStore
+
+    spec = ModelSpec("vae", latent_dim=8, beta=1.0, epochs=1, batch_size=128, train_size=512)
+    ModelStore().get(spec)  # a model "trained in the Training lab" (the server shares this cache), for its chip
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{streamlit_server}/draw", wait_until="domcontentloaded")
+    page.locator(".st-key-draw_use_example").wait_for(timeout=60_000)
+    page.locator(".st-key-draw_use_example label").first.click()
+    page.get_by_text("error 0.", exact=False).first.wait_for(timeout=60_000)
+    picker = page.locator('.stMultiSelect').first
+    picker.click()
+    page.get_by_role("option", name=name_of(spec)).first.click()
+    page.keyboard.press("Escape")
+    page.locator('[data-baseweb="tag"]').first.wait_for(timeout=10_000)
+    page.wait_for_timeout(1500)
+    for container in (".st-key-draw_use_example", ".st-key-draw_example_index", ".stMultiSelect"):
+        cut = page.locator(container).first.evaluate(CUT_OFF_JS)
+        assert not cut, f"{container} at {width} px: cut off {cut}"
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_draw_results_share_one_row_at_1400_px(streamlit_server, browser_page):  # noqa: F811
+    page = browser_page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{streamlit_server}/draw", wait_until="domcontentloaded")
+    page.locator(".st-key-draw_use_example label").first.click()
+    page.get_by_text("error 0.", exact=False).first.wait_for(timeout=60_000)
+    tops = page.locator(".ll-strip").first.evaluate(
+        "(s) => Array.from(s.children).map(f => Math.round(f.getBoundingClientRect().top))")
+    assert len(tops) == 4 and len(set(tops)) == 1, tops

@@ -15,9 +15,16 @@ from core.serving.store import ModelStore
 TINY = dict(epochs=1, batch_size=128, train_size=256)
 
 
+TRAINED = [ModelSpec("lesson", latent_dim=4, **TINY), ModelSpec("lesson", latent_dim=3, **TINY),
+           ModelSpec("vae", latent_dim=2, **TINY), ModelSpec("denoise", latent_dim=4, noise_factor=0.5, **TINY)]
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    return infer.Server(ModelStore(cache_dir=tmp_path_factory.mktemp("cache")))
+    store = ModelStore(cache_dir=tmp_path_factory.mktemp("cache"))
+    for spec in TRAINED:  # serving never trains: train them first, as the Training lab would
+        store.get(spec)
+    return infer.Server(store)
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +97,12 @@ def test_shipped_models_are_served_by_onnx_and_match_keras(name, x):
     np.testing.assert_allclose(served.reconstruct(x), inference.reconstruct(model, x), atol=1e-5)
     z = served.encode(x)
     np.testing.assert_allclose(served.decode(z), inference.decode(model, z), atol=1e-5)
+
+
+def test_serving_never_trains(server):
+    untrained = ModelSpec("lesson", latent_dim=5, **TINY)
+    with pytest.raises(LatentLabError, match="no trained weights"):
+        server.served(untrained)
+    with pytest.raises(LatentLabError, match="no trained weights"):
+        server.model(untrained)
+    assert not server.store.available(untrained)

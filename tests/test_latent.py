@@ -1,5 +1,5 @@
-"""core.lab.latent and core.figures.latent_map: grid, quantile, interpolation and prior-tail maths
-against independent references; the map's click grid and figures."""
+"""core.lab.latent and core.figures.latent_map: grid, quantile, interpolation, prior-tail and posterior
+maths against independent references; the maps (plotly and the hover map's payloads) and figures."""
 
 from __future__ import annotations
 
@@ -154,28 +154,127 @@ def test_endpoint_points_only_make_sense_in_their_own_space():
         latent.endpoint_code(end, None, "ae_2d")
 
 
-def test_explorer_figure_has_a_click_grid_over_the_whole_map():
-    from core.figures.latent_map import CLICK_GRID, explorer_figure
+def test_one_latent_map_draws_the_stars_last_as_webgl_above_the_points():
+    """plotly draws every WebGL trace above every SVG one: the ★ must be a WebGL trace, added last."""
+    from core.figures.latent_map import latent_map
 
     rng = np.random.default_rng(3)
     z, labels = rng.normal(size=(500, 2)), rng.integers(0, 10, 500)
+    fig = latent_map(z, labels, {"your drawing": (0.1, 0.2)})
+    digits, stars = fig.data[:10], fig.data[10:]
+    assert [t.name for t in digits] == [str(d) for d in range(10)] and len(set(t.marker.color for t in digits)) == 10
+    assert [t.type for t in fig.data] == ["scattergl"] * 11  # no SVG trace to sink under the WebGL points
+    assert len(stars) == 1 and stars[0].marker.symbol == "star" and list(stars[0].text) == ["★"]
+    assert stars[0].name == "★ your drawing"
+    # Cluster labels: each digit's numeral at the median of its codes.
+    labels_at = {a.text: (a.x, a.y) for a in fig.layout.annotations}
+    for d in range(10):
+        assert labels_at[f"<b>{d}</b>"] == pytest.approx(tuple(np.median(z[labels == d], axis=0)), abs=1e-5)
+
+
+def test_several_marks_are_numbered_and_named_in_the_legend():
+    from core.figures.latent_map import latent_map
+    from core.figures.plots import reference_histogram
+
+    rng = np.random.default_rng(4)
+    marks = {"a.png": (0.0, 0.0), "b.png": (0.1, 0.1), "c.png": (0.1, 0.1)}  # two land on the same spot
+    fig = latent_map(rng.normal(size=(100, 2)), rng.integers(0, 10, 100), marks)
+    stars = fig.data[10:]
+    assert [list(t.text) for t in stars] == [["★1"], ["★2"], ["★3"]]
+    assert [t.name for t in stars] == ["★1 a.png", "★2 b.png", "★3 c.png"]
+    hist = reference_histogram(rng.random(300), {"a.png": 0.2, "b.png": 0.5}, "BCE")
+    assert [a.text for a in hist.layout.annotations] == ["★1", "★2"]  # short labels on the plot…
+    assert [t.name for t in hist.data[1:]] == ["★1 a.png", "★2 b.png"]  # …names in the legend
+    single = reference_histogram(rng.random(300), {"your drawing": 0.2}, "BCE")
+    assert [a.text for a in single.layout.annotations] == ["★"]
+
+
+def test_explorer_map_sends_codes_grid_and_marks_once():
+    import base64
+    import json
+
+    from core.figures.latent_map import cluster_centres, explorer_map
+
+    rng = np.random.default_rng(5)
+    z, labels = rng.normal(size=(300, 2)).astype(np.float32), rng.integers(0, 10, 300)
     box = latent.extent(z)
-    fig = explorer_figure(z, labels, box, marks={"your drawing": (0.1, 0.2)})
-    grid, digits, mark = fig.data[0], fig.data[1:11], fig.data[11]
-    assert len(grid.x) == CLICK_GRID**2 and grid.showlegend is False
-    assert (min(grid.x), max(grid.x)) == pytest.approx(box[0], abs=1e-3)
-    assert (min(grid.y), max(grid.y)) == pytest.approx(box[1], abs=1e-3)
-    assert tuple(fig.layout.xaxis.range) == pytest.approx(box[0]) and tuple(fig.layout.yaxis.range) == pytest.approx(box[1])
-    step = (box[0][1] - box[0][0]) / (CLICK_GRID - 1)
-    # On a 400 px map the farthest a click can be from a grid point is half a cell's diagonal:
-    # well inside plotly's 20 px hover distance, so the grid point, not nothing, gets selected.
-    assert step / (box[0][1] - box[0][0]) * 400 * math.sqrt(2) / 2 < 10
-    assert [t.name for t in digits] == [str(d) for d in range(10)]
-    assert sorted(int(i) for t in digits for i in t.customdata) == list(range(500))
-    for t in digits:  # each point's customdata is its own index, so a click names the test digit
-        assert np.all(labels[np.asarray(t.customdata)] == int(t.name))
-    assert len(set(t.marker.color for t in digits)) == 10
-    assert mark.name == "your digit" and list(mark.text) == ["your drawing"]
+    images = rng.integers(0, 256, (16, 28, 28), dtype=np.uint8)
+    payload = explorer_map(z, labels, box, images, {"your drawing": (0.5, -0.5)}, axis_note=" (code)")
+    assert json.loads(json.dumps(payload)) == payload  # JSON-ready
+    assert payload["n"] == 4 and payload["count"] == 300 and payload["box"] == pytest.approx([*box[0], *box[1]])
+    assert_allclose(np.frombuffer(base64.b64decode(payload["points"]), np.float32).reshape(-1, 2), z)
+    assert np.array_equal(np.frombuffer(base64.b64decode(payload["labels"]), np.uint8), labels)
+    assert np.array_equal(np.frombuffer(base64.b64decode(payload["grid"]), np.uint8).reshape(16, 28, 28), images)
+    assert payload["centres"] == [list(c) for c in cluster_centres(z, labels)]
+    assert payload["marks"] == [{"label": "★", "name": "your drawing", "z": [0.5, -0.5]}]
+    assert payload["x_title"] == "z₁ (code)"
+    # The browser finds a grid cell by arithmetic on `box` and `n`: the grid must be click_grid's order.
+    grid = latent.click_grid(box, 4)
+    (x0, x1), (y0, y1) = box
+    for k in (0, 5, 15):
+        ix, iy = round((grid[k, 0] - x0) / (x1 - x0) * 3), round((grid[k, 1] - y0) / (y1 - y0) * 3)
+        assert iy * 4 + ix == k
+    other = explorer_map(z, labels, box, images, {"your drawing": (0.6, -0.5)})
+    assert other["id"] != payload["id"]  # a new mark is a new map for the browser
+
+
+def test_explorer_overlay_draws_each_posterior_as_1_and_2_sigma_rings():
+    from core.figures.latent_map import explorer_overlay
+
+    mu, sigma = np.array([0.5, -1.0]), np.array([0.2, 0.05])
+    samples = latent.sample_posterior(mu, 2 * np.log(sigma), 4, seed=0)
+    overlay = explorer_overlay((0.5, -1.0), [("test digit #3", mu, sigma)], samples)
+    assert overlay["pin"] == [0.5, -1.0]
+    (ellipse,) = overlay["ellipses"]
+    assert ellipse["mu"] == [0.5, -1.0] and [r["k"] for r in ellipse["rings"]] == [1.0, 2.0]
+    for ring in ellipse["rings"]:
+        pts = np.array(ring["points"])
+        assert_allclose(np.sum(((pts - mu) / sigma) ** 2, axis=1), ring["k"] ** 2, rtol=2e-3)
+    assert_allclose(overlay["samples"], samples, atol=1e-4)
+    assert explorer_overlay(None) == {"pin": None, "ellipses": [], "samples": []}
+
+
+# --- the posterior q(z|x) ------------------------------------------------------------------------
+
+
+def test_posterior_samples_have_the_posteriors_mean_and_spread():
+    mu, log_var = np.array([1.5, -0.5, 0.0]), np.log(np.array([0.04, 1.0, 2.25]))  # σ = 0.2, 1, 1.5
+    z = latent.sample_posterior(mu, log_var, latent.MAX_SAMPLES, seed=1)
+    many = np.concatenate([latent.sample_posterior(mu, log_var, latent.MAX_SAMPLES, seed=s) for s in range(200)])
+    assert z.shape == (latent.MAX_SAMPLES, 3) and z.dtype == np.float32
+    assert_allclose(many.mean(axis=0), mu, atol=0.02)  # 51 200 draws: the standard error is ≤ 0.007
+    assert_allclose(many.std(axis=0), [0.2, 1.0, 1.5], rtol=0.02)
+    assert_allclose(np.corrcoef(many.T)[0, 1], 0.0, atol=0.02)  # diagonal: independent dimensions
+    assert np.array_equal(latent.sample_posterior(mu, log_var, 8, seed=7), latent.sample_posterior(mu, log_var, 8, seed=7))
+    assert not np.array_equal(latent.sample_posterior(mu, log_var, 8, seed=7), latent.sample_posterior(mu, log_var, 8, seed=8))
+    # z = μ + σ ⊙ ε with ε from numpy's generator for that seed, drawn independently here.
+    epsilon = np.random.default_rng(3).standard_normal((5, 3))
+    assert_allclose(latent.sample_posterior(mu, log_var, 5, seed=3), mu + np.sqrt(np.exp(log_var)) * epsilon, rtol=1e-6)
+    with pytest.raises(LatentLabError, match="number of samples"):
+        latent.sample_posterior(mu, log_var, 0, seed=0)
+
+
+@pytest.mark.parametrize("k", [1.0, 2.0, 0.5])
+def test_ellipse_points_lie_on_the_k_sigma_ellipse(k):
+    mu, sigma = np.array([-0.3, 2.0]), np.array([0.7, 0.1])
+    pts = latent.ellipse_points(mu, sigma, k, m=48)
+    assert pts.shape == (49, 2)
+    assert_allclose(pts[0], pts[-1], atol=1e-6)  # a closed curve
+    assert_allclose(np.sum(((pts - mu) / sigma) ** 2, axis=1), k * k, rtol=1e-5)
+    assert_allclose(pts.max(axis=0) - pts.min(axis=0), 2 * k * sigma, rtol=1e-3)  # semi-axes k·σᵢ
+    # The share of draws inside: 1 − exp(−k²/2), against Monte Carlo.
+    z = np.random.default_rng(0).standard_normal((200_000, 2))
+    assert latent.ellipse_mass(k) == pytest.approx(np.mean(np.sum(z**2, axis=1) <= k * k), abs=0.005)
+
+
+def test_sigma_is_the_square_root_of_the_variance():
+    assert_allclose(latent.sigma_of(np.log([0.25, 4.0])), [0.5, 2.0])
+
+
+@pytest.mark.parametrize(("p", "text"), [(0.666, "66.6 %"), (1.0, "100.0 %"), (0.0012, "0.1 %"), (0.0009, "< 0.1 %"),
+                                         (1e-9, "< 0.1 %"), (0.0, "0.0 %")])
+def test_shares_never_read_zero_when_they_are_not(p, text):
+    assert latent.share_text(p) == text
 
 
 # --- β trade-off ------------------------------------------------------------------------------

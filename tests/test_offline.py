@@ -213,7 +213,7 @@ def pages(tmp_path_factory) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-PAGES = ("home", "draw", "denoise", "anomaly", "anomaly_one_digit", "latent", "upload", "train")
+PAGES = ("home", "lesson", "draw", "denoise", "anomaly", "anomaly_all_digits", "anomaly_fashion", "latent", "upload", "train")
 SUBSET_NOTE = "2 000 of the 10 000 MNIST test images"
 
 
@@ -228,11 +228,11 @@ def test_every_page_runs_offline_without_an_error(pages, page):
     assert not any("not available" in i for i in shown["infos"])
 
 
-@pytest.mark.parametrize("page", ["draw", "denoise", "anomaly", "anomaly_one_digit", "latent", "upload"])
+@pytest.mark.parametrize("page", ["draw", "denoise", "anomaly", "anomaly_all_digits", "anomaly_fashion", "latent", "upload"])
 def test_pages_that_show_data_say_it_is_the_subset(pages, page):
     notes = [c for c in pages[page]["captions"] if "shipped with the app" in c]
     assert len(notes) == 1 and SUBSET_NOTE in notes[0], pages[page]["captions"]
-    if page == "anomaly":  # its anomalies default to Fashion-MNIST, also a subset
+    if page == "anomaly_fashion":  # Fashion-MNIST as the anomalies: also a subset
         assert "1 000 of the 10 000 Fashion-MNIST test images" in notes[0]
 
 
@@ -251,3 +251,14 @@ def test_starting_a_training_offline_names_the_options(pages):
     (message,) = pages["train_start"]["errors"]
     _assert_names_the_options(message)
     assert pages["train_start"]["exceptions"] == []
+
+
+@pytest.mark.needs_full_data
+def test_make_subset_rewrites_the_same_arrays(tmp_path, capsys):
+    from core.cli import main
+
+    assert main(["make-subset", "--out", str(tmp_path)]) == 0
+    assert "arrays sha256" in capsys.readouterr().out
+    shipped = json.loads((data.SUBSET_DIR / data.SUBSET_MANIFEST).read_text())
+    made = json.loads((tmp_path / data.SUBSET_MANIFEST).read_text())
+    assert {f: e["arrays_sha256"] for f, e in made.items()} == {f: e["arrays_sha256"] for f, e in shipped.items()}

@@ -78,3 +78,17 @@ def test_score_histogram_marks_threshold_and_drawings():
     assert [t["type"] for t in fig["data"]] == ["histogram", "histogram"]
     assert [s["x0"] for s in fig["layout"]["shapes"]] == [0.7, 0.9]
     assert [a["text"] for a in fig["layout"]["annotations"]] == ["threshold", "your drawing"]
+
+
+def test_code_figure_shows_each_models_code_and_a_vaes_sigma():
+    from core.figures.plots import code_figure
+
+    ae, mu, sigma = np.linspace(-1, 1, 16), np.array([0.5, -1.5]), np.array([0.1, 0.3])
+    fig = code_figure([("AE: code", ae, None), ("VAE: μ ± σ", mu, sigma)])
+    bars = fig.data
+    assert [t.type for t in bars] == ["bar", "bar"] and [(t.xaxis, t.yaxis) for t in bars] == [("x", "y"), ("x2", "y2")]
+    np.testing.assert_allclose(bars[0].y, ae)
+    assert list(bars[0].x) == list(range(1, 17)) and bars[0].error_y.array is None
+    np.testing.assert_allclose(bars[1].y, mu)
+    np.testing.assert_allclose(bars[1].error_y.array, sigma)  # μ with ±σ whiskers
+    assert [a.text for a in fig.layout.annotations] == ["AE: code", "VAE: μ ± σ"]

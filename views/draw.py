@@ -10,8 +10,11 @@ import numpy as np
 import streamlit as st
 
 from core.errors import LatentLabError
+from core.figures.plots import code_figure
+from core.lab import latent
 from core.lab.preprocess import from_canvas_ink
 from core.lab.zoo import models_of, spec_named
+from core.serving.browser import in_browser
 from views.canvas import draw_pad, image_strip, ink_from_drawing
 from views.common import (
     mnist_test_count,
@@ -25,6 +28,9 @@ from views.common import (
 )
 
 MODELS = models_of("draw")
+TILE_PX = 128  # result tiles: the input and three reconstructions stay on one row from 1280 px wide windows
+POSTERIOR_SAMPLES = 5  # draws from the VAE's q(z|x) shown beside its decoded mean
+SEED_KEY = "draw_sample_seed"  # session key: the seed of those draws, one more per 'sample again'
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -37,13 +43,60 @@ def _reconstructions(x: np.ndarray, names: tuple[str, ...], extra: tuple) -> lis
     return reconstruct_all(models, x)
 
 
-def _show(x: np.ndarray, steps: list, source: str, extra: tuple) -> None:
+@st.cache_data(max_entries=256, show_spinner=False)
+def _codes(x: np.ndarray, names: tuple[str, ...], extra: tuple) -> list:
+    """x (28, 28) → (title, code (D,), σ (D,) or None) for every model whose code is a vector: a VAE's
+    code is the mean μ of its q(z|x), with σ = exp(z_log_var / 2)."""
+    out = []
+    for name, spec in [(title(n), spec_named(n)) for n in names] + list(extra):
+        if len(spec.code_shape) != 1:
+            continue  # a feature map (the denoiser's 7×7×C) is no bar chart
+        if spec.is_vae:
+            mu, log_var = served(spec).encode_gaussian(x)
+            out.append((f"{name}: μ ± σ", mu[0], latent.sigma_of(log_var[0])))
+        else:
+            out.append((f"{name}: code", served(spec).encode(x)[0], None))
+    return out
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _posterior_samples(x: np.ndarray, name: str, n: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The VAE `name`'s decoded mean μ (28, 28) and the decodes of n seeded draws z = μ + σ ⊙ ε from its
+    q(z|x) (`core.lab.latent.sample_posterior`)."""
+    model = served(spec_named(name))
+    mu, log_var = model.encode_gaussian(x)
+    z = latent.sample_posterior(mu[0], log_var[0], n, seed)
+    images = model.decode(np.concatenate([mu, z]))[..., 0]  # (1 + n, 28, 28)
+    return images[0], list(images[1:])
+
+
+def _resample() -> None:
+    st.session_state[SEED_KEY] = st.session_state.get(SEED_KEY, 0) + 1
+
+
+def _show(x: np.ndarray, steps: list, source: str, extra: tuple, seq: int | None = None) -> None:
     remember_user_digit(x, source)
     recs = _reconstructions(x, MODELS, extra)
+    # For a drawing (its pad `seq`), the pad may have painted this strip already from the browser: ours confirms it.
     image_strip([x] + [r.image for r in recs], ["what the model sees"] + [r.name for r in recs],
-                ["28×28"] + [f"error {r.bce:.3f}" for r in recs], key="draw_reconstructions", height=140)
+                ["28×28"] + [f"error {r.bce:.3f}" for r in recs], key="draw_reconstructions", height=TILE_PX,
+                follow_pad=seq is not None, seq=seq)
     st.caption("Error = mean per-pixel binary cross-entropy between the input and the reconstruction "
                "(the loss the models were trained on; lower is better).")
+    vae = next((n for n in MODELS if spec_named(n).is_vae), None)
+    if vae is not None:
+        seed = st.session_state.get(SEED_KEY, 0)
+        mean, samples = _posterior_samples(x, vae, POSTERIOR_SAMPLES, seed)
+        image_strip([mean, *samples], ["decoded μ", *[f"z ~ q(z|x) #{k + 1}" for k in range(len(samples))]],
+                    key="draw_vae_samples", height=64)
+        left, right = st.columns([1, 3], vertical_alignment="center")
+        left.button("🎲 Sample again", key="draw_resample", on_click=_resample,
+                    help="Fresh ε ~ N(0, I): new draws z = μ + σ ⊙ ε from the same q(z|x).")
+        right.caption(f"{title(vae)}: its encoder gives a cloud q(z|x) = N(μ, σ²), not a point. Each sample is "
+                      f"z = μ + σ ⊙ ε with fresh noise ε (seed {seed}), decoded.")
+    st.plotly_chart(code_figure(_codes(x, MODELS, extra)), key="draw_codes", config={"displayModeBar": False})
+    st.caption("The code each encoder made of this digit: the numbers the decoder rebuilt it from. For the VAE, "
+               "the bars are the means μ and the whiskers ±σ of its q(z|x).")
     with st.expander("How your drawing became a 28×28 MNIST-style image"):
         image_strip([s for _, s in steps], [c for c, _ in steps], key="draw_steps", height=96)
 
@@ -51,15 +104,20 @@ def _show(x: np.ndarray, steps: list, source: str, extra: tuple) -> None:
 @st.fragment
 def _lab() -> None:
     """Pad, options and results. Inside a fragment, a stroke or an option reruns only this."""
-    left, right = st.columns([1, 2], gap="large")
+    # The pad's column is narrow, so its labels are short (a Streamlit widget label is one line, cut with
+    # "…"); the trained-model picker, whose chips carry long names, spans the page under both columns.
+    left, right = st.columns([1, 3], gap="medium")
+    below = st.container()
     with left:
-        drawing = draw_pad(key="draw_canvas")
+        drawing = draw_pad(key="draw_canvas", browser=in_browser(MODELS).to_json())  # it runs MODELS itself too
         st.caption("Draw with a mouse, pen or finger; ↶ undoes a stroke, ↷ redoes it, ✕ clears.")
-        example = st.number_input("…or load MNIST test digit #", 0, mnist_test_count() - 1, value=0, step=1,
+        example = st.number_input("…or MNIST test digit #", 0, mnist_test_count() - 1, value=0, step=1,
                                   key="draw_example_index")
-        use_example = st.toggle("Show this test digit instead of my drawing", key="draw_use_example")
+        use_example = st.toggle("Use this test digit", key="draw_use_example",
+                                help="Show MNIST test digit # instead of your drawing.")
         if use_example:
             note_subset()
+    with below:
         extra = tuple(pick_trained_models("draw_extra"))
 
     with right:
@@ -68,12 +126,13 @@ def _lab() -> None:
                 image, label = mnist_test_digit(int(example))
                 x, steps, source = image, [("MNIST test digit", image)], f"MNIST test #{int(example)} (a {label})"
             elif drawing is None:
+                image_strip([], [], key="draw_reconstructions", height=TILE_PX, follow_pad=True)  # the pad's answers go here
                 st.info("Draw a digit on the canvas (or switch on a test digit) to see the reconstructions.")
                 return
             else:
                 pre = from_canvas_ink(ink_from_drawing(drawing))
                 x, steps, source = pre.image, pre.steps, "your drawing"
-            _show(x, steps, source, extra)
+            _show(x, steps, source, extra, seq=None if use_example else drawing.get("seq"))
         except LatentLabError as err:
             show_error(err)
 
@@ -92,8 +151,9 @@ st.markdown(
   dense model, 64 for the convolutional one, 2 for the VAE).
 - The **decoder** only ever sees the code, so whatever survives the squeeze is what the network
   judged most useful for redrawing digits. Thin strokes, odd slants and stray marks tend not to survive.
-- The **VAE**'s encoder outputs a small Gaussian cloud rather than a point; here we decode its centre.
-  Its 2 numbers are far fewer than the others' code, which is why its redrawings are blurrier.
+- The **VAE**'s encoder outputs a small Gaussian cloud q(z|x) = N(μ, σ²) rather than a point. The
+  reconstruction decodes its centre μ; the samples decode draws z = μ + σ ⊙ ε from the cloud. Its 2
+  numbers are far fewer than the others' code, which is why its redrawings are blurrier.
 - A shape the models never saw in training (a letter, a scribble) comes back looking like a digit,
   with a large error: that is the idea behind anomaly detection.
 """

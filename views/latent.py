@@ -1,5 +1,7 @@
-"""Latent space explorer: the MNIST test set in a VAE's and a plain AE's 2-D latent space; click
-anywhere to decode, a manifold grid, samples from the prior, interpolation, and the β trade-off.
+"""Latent space explorer: the MNIST test set in a VAE's and a plain AE's 2-D latent space; the pointer
+decodes wherever it moves (in the browser: views/hover), a click pins a point and, on the VAE's map, shows
+a digit's q(z|x) with samples from it; a manifold grid, samples from the prior, interpolation, and the β
+trade-off.
 
 Models are named by their ModelSpec (frozen, hashable: the key of every cache in views.latent_data), so the shipped
 2-D models and any 2-D model trained in the Training lab go through the same code.
@@ -14,8 +16,10 @@ import streamlit as st
 
 from core.errors import LatentLabError
 from core.figures import tiles
+from core.figures.latent_map import explorer_overlay
 from core.lab import latent
 from core.lab.zoo import SHIPPED, name_of
+from views.canvas import image_strip
 from views.common import (
     USER_DIGIT_KEY,
     mnist_test_count,
@@ -25,6 +29,7 @@ from views.common import (
     show_error,
     trained_models,
 )
+from views.hover import hover_map
 from views.latent_data import (
     AE,
     VAES,
@@ -32,14 +37,16 @@ from views.latent_data import (
     Clicked,
     as_bytes,
     beta_figures,
-    clicked_from_selection,
+    clicked_from_pick,
     codes,
     decoded_uri,
     grid_decodes,
     grid_figure,
     image_code,
+    image_posterior,
     interpolation_frames,
     map_figure,
+    posterior_draws,
     prior_png,
     strip_figure,
     test_decodes,
@@ -48,11 +55,7 @@ from views.latent_data import (
 SHIPPED_CHOICE = "shipped"  # the map pickers' first option: the shipped model (a stable value, whatever β is)
 SOURCES = ("Test digit", "My drawing or upload", "Point picked on a map")
 CONFIG = {"displayModeBar": False}
-# The maps are WebGL (Scattergl); plotly renders them at plotGlPixelRatio × the figure size, 2 by
-# default, into antialiased canvases that keep their drawing buffer, and a click redraws them all (the
-# selected point). At 2 that is 4× the pixels, slow on a CPU-rendered browser (no GPU) before the click
-# even reaches the server. 1 draws the same markers at screen resolution.
-MAP_CONFIG = CONFIG | {"plotGlPixelRatio": 1}
+POSTERIOR_SAMPLES = 6  # draws z = μ + σ ⊙ ε from a q(z|x) shown on the VAE's map and decoded beside its mean
 
 
 def _user_marks(spec) -> tuple[tuple[str, float, float], ...]:
@@ -68,47 +71,93 @@ def click_key(spec) -> str:
     return f"lt_click_{spec.key}"
 
 
-def _remember_click(spec, chart_key: str) -> None:
-    """on_select: keep the latest clicked point per model (a click that only deselects is ignored)."""
-    clicked = clicked_from_selection(st.session_state[chart_key].selection)
+def sample_key(family: str) -> str:
+    """Session key of a map's 'sample again' counter: the seed of its draws ε."""
+    return f"lt_sample_seed_{family}"
+
+
+def _resample(family: str) -> None:
+    """on_click of 'sample again': the next seed, so the fragment's rerun draws fresh ε."""
+    st.session_state[sample_key(family)] = st.session_state.get(sample_key(family), 0) + 1
+
+
+def _remember_click(spec, pick: dict | None) -> None:
+    """on_pick: keep the latest point clicked on the hover map, per model; a dot's index is checked
+    against the test set (the browser could send anything)."""
+    clicked = clicked_from_pick(pick)
+    if clicked is not None and clicked.test_index is not None and clicked.test_index >= len(codes(spec).labels):
+        clicked = Clicked(clicked.z1, clicked.z2)
     if clicked is not None:
         st.session_state[click_key(spec)] = clicked
 
 
+def _posteriors(spec, c: latent.Codes, clicked: Clicked) -> list[tuple[str, tuple[float, ...], tuple[float, ...]]]:
+    """The posteriors q(z|x) shown on a VAE's map, (label, z_mean, z_log_var): the clicked test digit's
+    (first: the one that is sampled) and the user's digit's. None for a plain AE."""
+    if c.z_log_var is None:
+        return []
+    out = []
+    if clicked.test_index is not None:
+        i = clicked.test_index
+        out.append((f"test digit #{i} (a {int(c.labels[i])})", tuple(map(float, c.z[i])), tuple(map(float, c.z_log_var[i]))))
+    user = st.session_state.get(USER_DIGIT_KEY)
+    if user is not None:
+        out.append((user["source"], *image_posterior(spec, as_bytes(user["image"]))))
+    return out
+
+
 @st.fragment
 def explorer(spec, family: str) -> None:
-    """One clickable latent map and the image decoded where it was last clicked (reruns alone)."""
+    """One hover map, and the point last clicked on it: its decode and, on a VAE's map, the q(z|x) of a
+    clicked test digit or of the user's digit with samples from it (reruns alone)."""
     try:
         c = codes(spec)
-        fig = map_figure(spec, _user_marks(spec))
+        figure = map_figure(spec, _user_marks(spec))
     except LatentLabError as err:
         show_error(err)
         return
-    chart_key = f"lt_map_{family}"
-    st.plotly_chart(fig, key=chart_key, on_select=lambda: _remember_click(spec, chart_key),
-                    selection_mode="points", config=MAP_CONFIG)
     clicked = st.session_state.get(click_key(spec), Clicked(0.0, 0.0))
-    # A lookup, no TensorFlow, between a click and its picture: a dot is a test digit's code, and
-    # anywhere else the click selected a point of the invisible grid.
+    posteriors = _posteriors(spec, c, clicked)
+    seed = st.session_state.get(sample_key(family), 0)
+    draws = posterior_draws(spec, *posteriors[0][1:], POSTERIOR_SAMPLES, seed) if posteriors else None
+    overlay = explorer_overlay((clicked.z1, clicked.z2),
+                               [(label, np.array(mu), latent.sigma_of(log_var)) for label, mu, log_var in posteriors],
+                               None if draws is None else draws[0])
+    hover_map(figure, overlay, key=f"lt_map_{family}", on_pick=lambda pick: _remember_click(spec, pick))
+    # A lookup, no model call, between a click and its picture: a dot is a test digit's code, and
+    # anywhere else the click pinned a point of the hover grid.
     uri = decoded_uri(spec, clicked.z1, clicked.z2, clicked.test_index)
-    left, right = st.container(key=f"lt_decoded_{family}").columns([1, 2])  # the key names it for browser tests
-    left.image(uri, width=28 * ZOOM)  # inline: no extra request per click
-    notes = []  # one caption, not several: each element costs the browser time on every click
+    left, right = st.container(key=f"lt_decoded_{family}").columns([1, 3])  # the key names it for browser tests
+    left.image(uri, width=28 * ZOOM // 2)  # inline: no extra request per click
+    notes = []  # one caption, not several
     if clicked.test_index is not None:
         notes.append(f"That is where the encoder puts test digit #{clicked.test_index} "
                      f"(a {int(c.labels[clicked.test_index])}).")
     if c.z_log_var is not None:
         tail = float(latent.prior_tail(clicked.z))
-        notes.append(f"Under the prior N(0, I), {tail:.1%} of samples land further from the centre than this point.")
+        notes.append(f"Under the prior N(0, I), {latent.share_text(tail)} of samples land further from the centre "
+                     "than this point.")
         if clicked.test_index is not None:
             i = clicked.test_index
-            sigma = np.exp(0.5 * c.z_log_var[i])
-            kl = c.kl_to_prior(i)
-            notes.append(f"Its q(z|x) has σ = ({sigma[0]:.2f}, {sigma[1]:.2f}) and KL to the prior {kl:.2f} nats.")
+            sigma = latent.sigma_of(c.z_log_var[i])
+            notes.append(f"Its q(z|x) has σ = ({sigma[0]:.2f}, {sigma[1]:.2f}) and KL to the prior {c.kl_to_prior(i):.2f} nats.")
     with right:
         st.markdown(f"**{name_of(spec)}** decoded at z = ({clicked.z1:+.2f}, {clicked.z2:+.2f})")
         if notes:
             st.caption("  \n".join(notes))
+    if draws is not None:
+        label, mu, _ = posteriors[0]
+        z, images, mean_image = draws
+        image_strip([mean_image, *images], ["μ", *[f"sample {k + 1}" for k in range(len(images))]],
+                    [f"({mu[0]:+.2f}, {mu[1]:+.2f})", *[f"({a:+.2f}, {b:+.2f})" for a, b in z]],
+                    key=f"lt_samples_{family}", height=56)
+        st.button("🎲 Sample again", key=f"lt_resample_{family}", on_click=_resample, args=(family,),
+                  help="Fresh ε ~ N(0, I): new draws z = μ + σ ⊙ ε from the same q(z|x).")
+        st.caption(f"q(z|x) of {label}: the solid ring holds {latent.ellipse_mass(1):.0%} of its draws (1σ), the "
+                   f"dashed one {latent.ellipse_mass(2):.0%} (2σ). The orange dots are draws z = μ + σ ⊙ ε "
+                   f"(ε ~ N(0, I), seed {seed}), decoded above beside the decoded mean μ.")
+    elif c.z_log_var is not None:
+        st.caption("Click a test digit's dot (or draw a digit on ✏️ Draw) to see its q(z|x) and samples from it.")
 
 
 def _pick(family: str, shipped, trained: list, key: str):
@@ -162,8 +211,8 @@ def _endpoint(end: str, spec) -> latent.Endpoint | None:
 # ---------------------------------------------------------------------------------------------
 
 st.title("🗺️ Latent space")
-st.caption("The MNIST test digits, squeezed to two numbers. Click anywhere on a map — also between the "
-           "dots — to see what the decoder draws there.")
+st.caption("The MNIST test digits, squeezed to two numbers. Move the pointer over a map — also between the "
+           "dots — to see what the decoder draws there; click to pin a point.")
 
 with st.sidebar:
     st.header("VAE")
@@ -199,7 +248,7 @@ rebuild its input, so it may put each digit anywhere: clusters stretch out along
 and the space between them was never trained — click into a gap and the decoder draws a smudge or a
 hybrid. The **VAE** (left) must also keep each digit's cloud q(z|x) close to N(0, I), so the clusters
 are packed around the origin with no holes, and every point decodes to something digit-like.
-The ★ marks your latest drawing or upload.
+The ★ marks your latest drawing or upload; on the VAE's map, the rings around it are its q(z|x).
 """
 )
 

@@ -27,22 +27,33 @@ def test_loss_metrics() -> None:
                  help="Measured by `python -m core evaluate` on the shipped lesson model (assets/manifest.json).")
 
 
+def _table(key: str, height: int | str = "auto") -> None:
+    st.dataframe(recipe.table_rows(), hide_index=True, key=f"{key}_lesson_lines", height=height,
+                 column_config={"line": st.column_config.NumberColumn(width="small"),
+                                "code": None,  # the code is shown beside or above the table, numbered
+                                "what it does here": st.column_config.TextColumn(width="large"),
+                                "where": st.column_config.TextColumn(width="small")})
+
+
 def code_panel(key: str, *, here: str = "", compact: bool = False) -> None:
-    """The code with its line numbers, the table linking each line to what it does in this app, the two
-    test losses, and links to the pages the table names (all but `here`, the page showing the panel).
-    `key` prefixes the element keys (one panel per page)."""
+    """The code with its line numbers, the table linking each line to what it does in this app, and
+    links to the pages the table names (all but `here`, the page showing the panel). Side by side with
+    the two test losses under the code; `compact` (lesson mode): code and table as two tabs, without the
+    losses (the lesson step shows them beside the panel). `key` prefixes the element keys."""
     with st.container(key=f"{key}_lesson_code"):
-        code, notes = st.columns([1, 1] if compact else [5, 6], gap="medium")
+        if compact:
+            code_tab, table_tab = st.tabs(["The lesson's code", "What each line does here"])
+            with code_tab:
+                st.code(recipe.code_text(), language="python", line_numbers=True, wrap_lines=True)
+            with table_tab:
+                _table(key, height=420)
+            return
+        code, notes = st.columns([5, 6], gap="medium")
         with code:
-            st.code(recipe.code_text(), language="python", line_numbers=True)
+            st.code(recipe.code_text(), language="python", line_numbers=True, wrap_lines=True)
             test_loss_metrics()
         with notes:
-            st.dataframe(recipe.table_rows(), hide_index=True, key=f"{key}_lesson_lines",
-                         column_config={"line": st.column_config.NumberColumn(width="small"),
-                                        "code": None,  # the code is beside the table, numbered
-                                        "what it does here": st.column_config.TextColumn(width="large"),
-                                        "where": st.column_config.TextColumn(width="small")},
-                         height=360 if compact else "auto")
+            _table(key)
             links = [p for p in recipe.pages() if p != here]
             for col, page in zip(st.columns(max(len(links), 1)), links, strict=False):
                 col.page_link(page, label=recipe.PAGE_TITLES[page])

@@ -12,7 +12,8 @@ import numpy as np
 import streamlit as st
 
 from core.errors import LatentLabError
-from core.figures.plots import image_row, latent_map, reference_histogram
+from core.figures.latent_map import latent_map
+from core.figures.plots import image_row, reference_histogram
 from core.lab import anomaly, metrics
 from core.lab.compare import reconstruct_all
 from core.lab.data import mnist_for_pages, to_float
@@ -104,15 +105,16 @@ uploads = st.file_uploader(f"Images of handwritten digits ({', '.join(EXTENSIONS
                            type=list(EXTENSIONS), accept_multiple_files=True, key="up_files")
 picked = st.session_state.setdefault(PICKED, [])
 st.write("…or try a sample image:")
-cols = st.columns(len(SAMPLES) + 2)
-for col, (name, what) in zip(cols, SAMPLES.items(), strict=False):
-    stem = name.split(".")[0]
-    if col.button(stem.replace("_", " "), key=f"up_sample_{stem}", help=f"{name}: {what}", width="stretch") and name not in picked:
-        picked.append(name)
-if cols[-2].button("All samples", key="up_sample_all", type="primary", width="stretch"):
-    picked[:] = list(SAMPLES)
-if cols[-1].button("Clear samples", key="up_clear", width="stretch"):
-    picked.clear()
+# Buttons as wide as their labels, in a row that wraps: a fixed grid of columns cut the labels ("paper p…").
+with st.container(horizontal=True, gap="small"):
+    for name, what in SAMPLES.items():
+        stem = name.split(".")[0]
+        if st.button(stem.replace("_", " "), key=f"up_sample_{stem}", help=f"{name}: {what}") and name not in picked:
+            picked.append(name)
+    if st.button("All samples", key="up_sample_all", type="primary"):
+        picked[:] = list(SAMPLES)
+    if st.button("Clear", key="up_clear", help="Take the sample images off the page"):
+        picked.clear()
 
 extra = [name for name, _ in pick_trained_models("up_extra")]
 
@@ -155,7 +157,8 @@ if panels:
     marks = tuple((name, *p["z"]) for name, p in panels.items())
     left.plotly_chart(map_figure(marks), key="up_latent", config={"displayModeBar": False})
     left.caption(f"{title(VAE)}: the centre of q(z|x) for each of {mnist_for_pages().described}, coloured by "
-                 "digit, and for your images (stars). An image that lands among the 3s looks like a 3 to the VAE.")
+                 "digit, and for your images (stars; numbered ★1, ★2, … when there are several, named in the legend). "
+                 "An image that lands among the 3s looks like a 3 to the VAE.")
     # file name → the autoencoder's (MODELS[0]) reconstruction error
     scores = tuple((name, p["errors"][0][1]) for name, p in panels.items())
     right.plotly_chart(histogram_figure(scores), key="up_hist", config={"displayModeBar": False})

@@ -8,7 +8,11 @@
   that digit's test images from all other test images by MSE reconstruction error;
 - ``psnr_gauss_0.5`` (the denoising architecture, whether trained on noisy or on clean inputs, and any
   model trained on noise): mean per-image PSNR of the model's output on MNIST test images with Gaussian
-  noise of std 0.5 added (clipped to [0, 1]), against the clean images.
+  noise of std 0.5 added (clipped to [0, 1]), against the clean images;
+- ``other_writers_flagged``, ``other_writers_knn_acc`` (with ``other_writers=True``; needs scikit-learn):
+  on digits by 43 writers who are not in MNIST, photographed and preprocessed like an upload, the
+  fraction flagged at the Upload page's default threshold and the k-NN label accuracy in code space
+  (`core.lab.other_writers`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ def noisy_test_images(noise_factor: float = 0.5, seed: int = NOISE_EVAL_SEED) ->
     return clean, noise.gaussian(clean, noise_factor, seed)
 
 
-def evaluate(model, spec: ModelSpec) -> dict[str, float]:
+def evaluate(model, spec: ModelSpec, other_writers: bool = False) -> dict[str, float]:
     x = to_float(load_mnist().x_test)
     x_hat = inference.reconstruct(model, x)
     bce = metrics.per_image_bce(x, x_hat)
@@ -42,6 +46,10 @@ def evaluate(model, spec: ModelSpec) -> dict[str, float]:
     if spec.kind == "denoise" or spec.noise_factor > 0:  # both of the denoising pair: clean- and noise-trained
         clean, noisy = noisy_test_images(0.5)
         out["psnr_gauss_0.5"] = float(metrics.per_image_psnr(clean, inference.reconstruct(model, noisy)).mean())
+    if other_writers:
+        from core.lab.other_writers import evaluate_other_writers
+
+        out |= evaluate_other_writers(model, reference_scores=bce)
     return {k: round(v, 5) for k, v in out.items()}
 
 

@@ -5,14 +5,19 @@
 4. paper removed: uneven lighting flattened by subtracting a quadratic surface fitted to the paper
    (`paper_surface`), a soft Otsu threshold that maps paper texture to 0 and ink to (0, 1]
    (`soft_threshold`), and the specks that are not part of the digit dropped (`drop_specks`).
+
+The ink's 8-connected pieces (`pieces`, with `scipy.ndimage`) are also what `core.lab.layout` groups
+into digits when a photo holds several.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from core.errors import LatentLabError
 
@@ -110,11 +115,12 @@ def paper_surface(v: np.ndarray, rounds: int = 3) -> tuple[np.ndarray | float, f
     return (c[0] + c[1] * x + c[3] * x * x) + (c[2] + c[4] * x + c[5] * y) * y, lit_range
 
 
+EIGHT = np.ones((3, 3), dtype=bool)  # 8-connectivity: a pixel touches the 8 around it
+
+
 def _dilate(m: np.ndarray) -> np.ndarray:
-    """3×3 binary dilation of a 2-D bool array."""
-    p = np.pad(m, 1)
-    h, w = m.shape
-    return np.logical_or.reduce([p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+    """3×3 binary dilation of a 2-D bool array (outside the array counts as False)."""
+    return ndimage.binary_dilation(m, structure=EIGHT)
 
 
 def otsu(v: np.ndarray, bins: int = 256) -> float:
@@ -175,77 +181,80 @@ def drop_specks(ink: np.ndarray) -> tuple[np.ndarray, int]:
     return (ink * keep if dropped else ink), dropped
 
 
-def _digit_mask(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """Ink mask (H, W) bool → (which pixels belong to the digit (H, W) bool, how many specks were dropped).
+@dataclass(frozen=True, eq=False)
+class Pieces:
+    """The 8-connected pieces of an ink mask (H, W), found on a copy max-pooled to at most LABEL_SIDE
+    pixels on its long side (so a piece is ink that touches, or nearly touches at that scale).
+    Piece i (0-based) is label i + 1 in `labels`."""
 
-    The mask's 8-connected pieces are found on a max-pooled copy (≤ LABEL_SIDE). The digit's main
-    stroke is the largest piece, preferring pieces that do not touch the image's edge (those are
-    usually the paper's edge or a shadow). Kept with it: pieces at least KEEP_FRACTION of its size
-    (a 5's detached bar), and pieces of at least SPECK_FRACTION inside its bounding box. If the main
-    stroke does not touch the edge, nothing that does is kept."""
+    labels: np.ndarray  # (h, w) int32 on the pooled grid: 0 = paper, i + 1 = piece i
+    factor: int  # each pooled pixel covers factor × factor pixels of the mask
+    shape: tuple[int, int]  # (H, W) of the mask
+    area: np.ndarray  # (n,) pooled pixels per piece
+    boxes: np.ndarray  # (n, 4) int (x0, y0, x1, y1) in the mask's pixels, x1 and y1 exclusive
+    edge: np.ndarray  # (n,) bool: the piece touches the image's edge
+
+    def __len__(self) -> int:
+        return len(self.area)
+
+    def mask(self, keep: np.ndarray, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """Which pixels of the mask's grid belong to the pieces with `keep` (n,) True: (H, W) bool, or
+        only the part inside `box` (x0, y0, x1, y1) when given."""
+        x0, y0, x1, y1 = box or (0, 0, self.shape[1], self.shape[0])
+        f = self.factor
+        lut = np.r_[False, np.asarray(keep, dtype=bool)]  # label → kept; paper (0) never is
+        small = lut[self.labels[y0 // f : -(-y1 // f), x0 // f : -(-x1 // f)]]
+        if f > 1:  # back to full size: each small pixel covers an f×f block
+            small = np.repeat(np.repeat(small, f, axis=0), f, axis=1)
+        return small[y0 - (y0 // f) * f :, x0 - (x0 // f) * f :][: y1 - y0, : x1 - x0]
+
+
+def pieces(mask: np.ndarray) -> Pieces:
+    """The 8-connected pieces of a bool mask (H, W), on a max-pooled copy (≤ LABEL_SIDE), by
+    `scipy.ndimage.label`."""
     h, w = mask.shape
     f = max(1, -(-max(h, w) // LABEL_SIDE))  # ceil division
     small = mask
     if f > 1:
         hp, wp = -(-h // f) * f, -(-w // f) * f
         small = np.pad(mask, ((0, hp - h), (0, wp - w))).reshape(hp // f, f, wp // f, f).any(axis=(1, 3))
-    rows, starts, ends, label, n = _runs_and_components(small)
-    if n <= 1:
+    labels, n = ndimage.label(small, structure=EIGHT)
+    area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    slices = ndimage.find_objects(labels)
+    small_boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in slices], dtype=np.int64).reshape(n, 4)
+    edge = ((small_boxes[:, 0] == 0) | (small_boxes[:, 1] == 0)
+            | (small_boxes[:, 2] == small.shape[1]) | (small_boxes[:, 3] == small.shape[0]))
+    boxes = np.minimum(small_boxes * f, [w, h, w, h])  # in the mask's pixels
+    return Pieces(labels, f, (h, w), area, boxes, edge)
+
+
+def digit_pieces(p: Pieces) -> tuple[int, np.ndarray, np.ndarray]:
+    """Which pieces are ink worth keeping, by the single-digit rule of `drop_specks`:
+    (the main stroke's index, the pieces as large as a digit's part (n,) bool, the small pieces that
+    survive only inside a digit's box (n,) bool).
+
+    The digit's main stroke is the largest piece, preferring pieces that do not touch the image's
+    edge (those are usually the paper's edge or a shadow). Large: at least KEEP_FRACTION of its size
+    (a 5's detached bar). Small: at least SPECK_FRACTION of it. If the main stroke does not touch the
+    edge, nothing that does is kept."""
+    main = int(np.argmax(p.area * np.where(p.edge, 0.25, 1.0)))
+    allowed = ~p.edge if not p.edge[main] else np.ones(len(p), dtype=bool)
+    large = (p.area >= KEEP_FRACTION * p.area[main]) & allowed
+    small = (p.area >= SPECK_FRACTION * p.area[main]) & allowed & ~large
+    large[main] = True
+    return main, large, small
+
+
+def _digit_mask(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Ink mask (H, W) bool → (which pixels belong to the digit (H, W) bool, how many specks were dropped).
+
+    Kept (`digit_pieces`): the main stroke, pieces at least KEEP_FRACTION of its size, and pieces
+    of at least SPECK_FRACTION inside its bounding box."""
+    p = pieces(mask)
+    if len(p) <= 1:
         return mask, 0
-    area = np.bincount(label, weights=ends - starts, minlength=n)
-    top = np.full(n, small.shape[0]); np.minimum.at(top, label, rows)  # noqa: E702
-    bottom = np.full(n, -1); np.maximum.at(bottom, label, rows)  # noqa: E702
-    left = np.full(n, small.shape[1]); np.minimum.at(left, label, starts)  # noqa: E702
-    right = np.full(n, -1); np.maximum.at(right, label, ends - 1)  # noqa: E702
-    edge = (top == 0) | (left == 0) | (bottom == small.shape[0] - 1) | (right == small.shape[1] - 1)
-    main = int(np.argmax(area * np.where(edge, 0.25, 1.0)))
-    inside = (top >= top[main]) & (bottom <= bottom[main]) & (left >= left[main]) & (right <= right[main])
-    keep = (area >= KEEP_FRACTION * area[main]) | (inside & (area >= SPECK_FRACTION * area[main]))
-    if not edge[main]:
-        keep &= ~edge
-    keep[main] = True
-    # Paint the kept runs back: +1 at each run's start, −1 at its end, cumulative sum along rows.
-    paint = np.zeros((small.shape[0], small.shape[1] + 1), dtype=np.int32)
-    k = keep[label]
-    np.add.at(paint, (rows[k], starts[k]), 1)
-    np.add.at(paint, (rows[k], ends[k]), -1)
-    kept_small = np.cumsum(paint, axis=1)[:, :-1] > 0
-    if f > 1:  # back to full size: each small pixel covers an f×f block
-        kept_small = np.repeat(np.repeat(kept_small, f, axis=0), f, axis=1)[:h, :w]
-    return mask & kept_small, int(n - keep.sum())
-
-
-def _runs_and_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """8-connected components of a bool mask, by union–find over its horizontal runs of True.
-
-    Returns per run: row, start column, end column (exclusive), component id in 0..n-1; and n."""
-    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)  # (H, W+1): +1 run starts, −1 run ends
-    rows, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)
-    n_runs = len(rows)
-    if n_runs == 0:
-        return rows, starts, ends, np.zeros(0, dtype=np.int64), 0
-    parent = list(range(n_runs))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]  # path halving
-            i = parent[i]
-        return i
-
-    first = np.searchsorted(rows, np.arange(mask.shape[0] + 1)).tolist()  # runs of row r: first[r]:first[r+1]
-    s, e = starts.tolist(), ends.tolist()
-    for r in range(1, mask.shape[0]):
-        i, i_end, j, j_end = first[r - 1], first[r], first[r], first[r + 1]
-        while i < i_end and j < j_end:
-            if s[j] <= e[i] and s[i] <= e[j]:  # overlap or touch diagonally (ends are exclusive)
-                a, b = find(i), find(j)
-                if a != b:
-                    parent[b] = a
-            if e[i] < e[j]:
-                i += 1
-            else:
-                j += 1
-    roots = np.array([find(i) for i in range(n_runs)])
-    _, label = np.unique(roots, return_inverse=True)
-    return rows, starts, ends, label, int(label.max()) + 1
+    main, large, small = digit_pieces(p)
+    b = p.boxes
+    inside = (b[:, 0] >= b[main, 0]) & (b[:, 1] >= b[main, 1]) & (b[:, 2] <= b[main, 2]) & (b[:, 3] <= b[main, 3])
+    keep = large | (small & inside)
+    return mask & p.mask(keep), int(len(p) - keep.sum())

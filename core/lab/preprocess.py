@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from core.errors import LatentLabError
 from core.lab.images import ORIENTATION_NAMES, Decoded, decode, upright
@@ -216,10 +217,9 @@ def preprocess(
 
 def centre_of_mass(img: np.ndarray) -> tuple[float, float]:
     """Intensity-weighted mean (row, column) of a 2-D image with positive total mass."""
-    total = img.sum()
-    assert total > 0, "centre of mass of an empty image"
-    rows, cols = np.indices(img.shape)
-    return float((rows * img).sum() / total), float((cols * img).sum() / total)
+    assert img.sum() > 0, "centre of mass of an empty image"
+    r, c = ndimage.center_of_mass(np.asarray(img, dtype=np.float64))
+    return float(r), float(c)
 
 
 def _fit_box(ink: np.ndarray) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
@@ -282,20 +282,12 @@ def _thicken(crop: np.ndarray, extra: float) -> np.ndarray:
 
 
 def _dilate_disc(a: np.ndarray, radius: float) -> np.ndarray:
-    """Grey dilation of a 2-D image by a disc of `radius` pixels, on a copy padded by the radius."""
+    """Grey dilation (the maximum over a disc of `radius` pixels) of a 2-D image ≥ 0, on a copy
+    padded by the radius."""
     r = int(np.ceil(radius))
-    padded = np.pad(a, r)
-    out = padded.copy()
-    n = padded.shape
-    for dy in range(-r, r + 1):
-        for dx in range(-r, r + 1):
-            if dy * dy + dx * dx > radius * radius:
-                continue
-            # out[y, x] = max(out[y, x], padded[y + dy, x + dx]) wherever both are inside.
-            ys, yd = slice(max(0, -dy), n[0] - max(0, dy)), slice(max(0, dy), n[0] - max(0, -dy))
-            xs, xd = slice(max(0, -dx), n[1] - max(0, dx)), slice(max(0, dx), n[1] - max(0, -dx))
-            np.maximum(out[ys, xs], padded[yd, xd], out=out[ys, xs])
-    return out
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
+    disc = dy * dy + dx * dx <= radius * radius
+    return ndimage.grey_dilation(np.pad(a, r), footprint=disc, mode="constant", cval=0.0)
 
 
 def _thumb(a: np.ndarray) -> np.ndarray:

@@ -24,6 +24,65 @@ SCHEDULES = ("constant", "cosine")
 ARCH_REVISION = {"lesson": 1, "conv_ae": 1, "ae_2d": 1, "denoise": 3, "vae": 1}
 VAE_KINDS = ("vae",)
 FIXED_LATENT_DIM = {"ae_2d": 2}  # kinds whose code size is part of what they are
+MAX_ROTATION = 45.0  # degrees: beyond this a turn is an anomaly (the Anomalies page turns digits by 90°)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """How training images are distorted, the way other people's handwriting differs from MNIST's
+    (`core.lab.augment`). Each training image gets its own random draw, afresh every epoch:
+
+    rotation       degrees, uniform in ±rotation (never a quarter turn: see MAX_ROTATION)
+    shear          horizontal shear (slant), uniform in ±shear: a column moves by shear × its height
+    scale          zoom factor, uniform in [low, high]
+    shift          pixels, uniform in ±shift, down and across
+    stroke         probability of a one-pixel stroke-width change: thicker or thinner, even odds
+    elastic_alpha  elastic distortion (Simard et al. 2003): a random displacement field, smoothed by a
+    elastic_sigma  Gaussian of std elastic_sigma pixels and scaled by elastic_alpha; 0 turns it off
+    fraction       share of training images distorted; the others are seen as they are
+
+    No mirror images: a mirrored digit is another (or no) digit, and the Anomalies page uses mirrors
+    and 90° turns as anomalies.
+    """
+
+    rotation: float = 15.0
+    shear: float = 0.3
+    scale: tuple[float, float] = (0.85, 1.15)
+    shift: float = 2.0
+    stroke: float = 0.5
+    elastic_alpha: float = 0.0
+    elastic_sigma: float = 4.0
+    fraction: float = 1.0
+
+    def __post_init__(self) -> None:
+        # Canonical form: floats throughout, so Augment(rotation=15) and Augment(rotation=15.0) share a key.
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            object.__setattr__(self, f.name, tuple(float(u) for u in v) if f.name == "scale" else float(v))
+        lo, hi = self.scale if len(self.scale) == 2 else (0.0, 0.0)
+        if not 0 <= self.rotation < MAX_ROTATION:
+            raise LatentLabError(f"augment rotation must be in [0, {MAX_ROTATION:g}) degrees, got {self.rotation!r}")
+        if not 0 < lo <= hi:
+            raise LatentLabError(f"augment scale must be (low, high) with 0 < low ≤ high, got {self.scale!r}")
+        if min(self.shear, self.shift, self.elastic_alpha) < 0 or self.elastic_sigma <= 0:
+            raise LatentLabError(f"augment shear, shift, elastic_alpha must be ≥ 0 and elastic_sigma > 0 (got shear={self.shear}, "
+                                 f"shift={self.shift}, elastic_alpha={self.elastic_alpha}, elastic_sigma={self.elastic_sigma})")
+        if not (0 <= self.stroke <= 1 and 0 <= self.fraction <= 1):
+            raise LatentLabError(f"augment stroke and fraction are probabilities in [0, 1], got stroke={self.stroke!r}, "
+                                 f"fraction={self.fraction!r}")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["scale"] = list(self.scale)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Augment:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise LatentLabError(f"unknown augment fields {unknown}; valid fields: {sorted(known)}")
+        return cls(**d)
 
 
 @dataclass(frozen=True)
@@ -39,6 +98,7 @@ class ModelSpec:
     schedule      learning-rate schedule: "constant" (the lesson's Adam) or "cosine" (decay to 5 %)
     digits        training subset by label, e.g. (3,) for "digit 3 only"; () means all ten
     train_size    use only the first N training images (after the digit filter); 0 means all
+    augment       how training inputs are distorted (`Augment`, `core.lab.augment`); None: not at all
     """
 
     kind: str
@@ -52,6 +112,7 @@ class ModelSpec:
     seed: int = 0
     digits: tuple[int, ...] = field(default=())
     train_size: int = 0
+    augment: Augment | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -71,6 +132,8 @@ class ModelSpec:
                                  f"use kind 'conv_ae' for other code sizes")
         if self.schedule not in SCHEDULES:
             raise LatentLabError(f"unknown schedule {self.schedule!r}; valid schedules: {', '.join(SCHEDULES)}")
+        if self.augment is not None and not isinstance(self.augment, Augment):
+            raise LatentLabError(f"augment must be an Augment or None, got {self.augment!r}")
         bad = [d for d in self.digits if d not in range(10)]
         if bad:
             raise LatentLabError(f"digits must be in 0..9, got {bad}")
@@ -95,6 +158,10 @@ class ModelSpec:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["digits"] = list(self.digits)
+        # No augmentation is left out, so every spec from before augmentation keeps its dict and its key.
+        d["augment"] = self.augment.to_dict() if self.augment is not None else None
+        if d["augment"] is None:
+            del d["augment"]
         return d
 
     @classmethod
@@ -105,11 +172,14 @@ class ModelSpec:
             raise LatentLabError(f"unknown spec fields {unknown}; valid fields: {sorted(known)}")
         d = dict(d)
         d["digits"] = tuple(d.get("digits", ()))
+        if d.get("augment") is not None:
+            d["augment"] = Augment.from_dict(d["augment"])
         return cls(**d)
 
     @property
     def key(self) -> str:
-        """Stable 16-hex-digit hash of the canonical JSON (sorted keys, floats as repr)."""
+        """Stable 16-hex-digit hash of the canonical JSON (sorted keys, floats as repr). Revision 1 and
+        no augmentation are left out of it (see `to_dict`): keys made before either existed stay valid."""
         d = self.to_dict()
         if ARCH_REVISION[self.kind] != 1:
             d["arch"] = ARCH_REVISION[self.kind]
@@ -128,4 +198,6 @@ class ModelSpec:
             parts.append("digit " + ",".join(map(str, self.digits)))
         if self.train_size:
             parts.append(f"n={self.train_size}")
+        if self.augment is not None:
+            parts.append("augmented")
         return " ".join(parts)

@@ -6,6 +6,12 @@ weights, shuffling, noise and VAE sampling) up to TensorFlow's CPU kernel orderi
 The denoising AE learns from noisy inputs and clean targets. Its noise is `core.lab.noise.gaussian`,
 clip(x + noise_factor·N(0, 1), 0, 1), drawn afresh for every batch from one numpy generator seeded
 with `spec.seed + 1`; its validation images get one fixed draw (seed `spec.seed + 2`).
+
+A spec with `augment` distorts every training batch first (`core.lab.augment`: rotation, shear, zoom,
+shift, stroke width, elastic distortion), drawn the same way from a generator seeded with
+`spec.seed + 3`, so each epoch sees new distortions and a spec always gets the same ones. The
+distorted image is the input and the target: the model learns to rebuild what it is shown (the
+denoiser's noise goes on top of it). Validation images are never distorted.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import keras
 import numpy as np
 
 from core.errors import LatentLabError
-from core.lab import noise
+from core.lab import augment, noise
 from core.lab.data import load_mnist, to_float
 from core.lab.models import build
 from core.lab.spec import ModelSpec
@@ -107,6 +113,14 @@ def _dataset(spec: ModelSpec, x: np.ndarray):
 
     ds = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=spec.seed, reshuffle_each_iteration=True)
     ds = ds.batch(spec.batch_size, drop_remainder=False)
+    if spec.augment is not None:
+        aug_rng = np.random.default_rng(spec.seed + 3)
+
+        def distort(xb):  # (B, 28, 28, 1) → distorted (B, 28, 28, 1), in numpy
+            out = tf.numpy_function(lambda b: augment.augment(b, spec.augment, aug_rng), [xb], tf.float32)
+            return tf.ensure_shape(out, xb.shape)
+
+        ds = ds.map(distort)
     if spec.is_vae:
         pass
     elif spec.noise_factor > 0:

@@ -26,7 +26,7 @@ import numpy as np
 from core.errors import LatentLabError
 from core.lab.data import as_batch
 from core.lab.spec import ModelSpec
-from core.lab.zoo import all_shipped
+from core.lab.zoo import all_shipped, name_of
 from core.serving import runtime
 from core.serving.store import ModelStore
 
@@ -98,15 +98,21 @@ def _onnx(spec: ModelSpec, store: ModelStore) -> Served | None:
                   parts.encode_gaussian if spec.is_vae else None)
 
 
+def _trained(spec: ModelSpec, store: ModelStore):
+    """The stored Keras model. Serving never trains: minutes of training must never start from a page
+    view (training goes through the Training lab's queue or the CLI)."""
+    if not store.available(spec):
+        raise LatentLabError(f"{name_of(spec)} has no trained weights on this server yet")
+    return store.get(spec)
+
+
 def _keras(spec: ModelSpec, store: ModelStore) -> Served:
     """The Keras model's encoder, decoder and whole pass, each one traced graph."""
     import tensorflow as tf
 
     from core.lab.models import decoder_of, encoder_of
 
-    model = store.get(spec)
-    if model is None:
-        raise LatentLabError(f"{spec.label} is not trained yet")
+    model = _trained(spec, store)
     encoder, decoder = encoder_of(model), decoder_of(model)
     images = tf.TensorSpec((None, 28, 28, 1), tf.float32)  # any batch size reuses the one trace
     codes = tf.TensorSpec((None, *spec.code_shape), tf.float32)
@@ -157,10 +163,7 @@ class Server:
 
     def model(self, spec: ModelSpec):
         """The Keras model itself, for lab functions over whole test sets (scores, codes, −ELBO)."""
-        model = self.store.get(spec)
-        if model is None:
-            raise LatentLabError(f"{spec.label} is not trained yet")
-        return model
+        return _trained(spec, store=self.store)
 
     def _evict_user_models(self) -> None:
         user = [k for k in self._served if k not in _SHIPPED_KEYS]

@@ -24,6 +24,7 @@ the user model cache is kept by the worker after each training (`core.serving.wo
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 import threading
@@ -331,7 +332,8 @@ class TrainingQueue:
         for rec in board["jobs"].values():
             if rec["state"] == "running":
                 p = (self.huey.get(f"ll:progress:{rec['id']}", peek=True) or {}).get("progress")
-                left = p["remaining"] if p and p["remaining"] == p["remaining"] else _estimate_s(rec, rates) - (now - rec["started"])
+                known = p is not None and not math.isnan(p["remaining"])  # NaN until the first step has run
+                left = p["remaining"] if known else _estimate_s(rec, rates) - (now - rec["started"])
                 slots.append(max(left, 0.0))
         slots = sorted(slots + [0.0] * max(0, self.config.workers - len(slots)))[: max(self.config.workers, 1)]
         for rec in ahead:

@@ -7,6 +7,11 @@ bounding box plus a margin (a typical digit ~230×130 bytes, at most 280×280), 
 `from_canvas`'s. Mouse, pen and touch draw alike (pointer events,
 `touch-action: none`); Undo, Redo and Clear are buttons inside the component.
 
+Given the in-browser models (`core.serving.browser.in_browser`), the pad also answers each drawing
+itself: mnist.js is the server's preprocessing and error ported to JavaScript, in_browser.js runs the
+exported models with onnxruntime-web, and the strip that follows the pad paints the answer at once; the
+server's answer to the same drawing then confirms it (strip.js says how the two are ordered).
+
 The strip shows small grey images with captions as raw uint8 pixels painted into canvases, far cheaper
 per stroke than building and sending a Plotly figure of heatmaps (docs/performance.md).
 """
@@ -30,25 +35,29 @@ MAX_SIDE = 1024  # a drawing larger than this per side did not come from this pa
 _HERE = Path(__file__).resolve().parent
 
 
-def _component(name: str, stem: str):
-    """Register `stem`.html/.css/.js from this folder, inline, as component `name`."""
-    return st.components.v2.component(
-        name, **{kind: (_HERE / f"{stem}.{kind}").read_text(encoding="utf-8") for kind in ("html", "css", "js")}
-    )
+def _component(name: str, stem: str, js_before: tuple[str, ...] = ()):
+    """Register `stem`.html/.css/.js from this folder, inline, as component `name`; the scripts
+    `js_before` (file names here) go first, in the same module."""
+    source = {kind: (_HERE / f"{stem}.{kind}").read_text(encoding="utf-8") for kind in ("html", "css", "js")}
+    source["js"] = "\n".join([*((_HERE / f).read_text(encoding="utf-8") for f in js_before), source["js"]])
+    return st.components.v2.component(name, **source)
 
 
 # Registered once per process, when a page first imports this module (components must not be
 # re-registered on every rerun; see st.components.v2.component's docs).
-_mount_pad = _component("latent_lab.draw_pad", "canvas")
+_mount_pad = _component("latent_lab.draw_pad", "canvas", js_before=("mnist.js", "in_browser.js"))
 _mount_strip = _component("latent_lab.image_strip", "strip")
 
 
-def draw_pad(*, key: str) -> dict | None:
+def draw_pad(*, key: str, browser: dict | None = None) -> dict | None:
     """Show the pad; return what it last sent (decode it with `ink_from_drawing`): None while it is
-    empty. A new stroke, Undo, Redo or Clear reruns the enclosing fragment."""
+    empty. A new stroke, Undo, Redo or Clear reruns the enclosing fragment.
+
+    `browser`: the models the pad runs itself ({runtime, models, reason}: `InBrowser.to_json()`), whose
+    answers go to the `image_strip` that follows the pad; None: the server answers alone."""
     result = _mount_pad(
         key=key,
-        data={"size": CANVAS_PX, "stroke": STROKE_PX, "margin": MARGIN_PX},
+        data={"size": CANVAS_PX, "stroke": STROKE_PX, "margin": MARGIN_PX, "browser": browser},
         default={"drawing": None},
         on_drawing_change=lambda: None,  # a state key must have a callback; the rerun is what we need
         width="stretch",
@@ -78,12 +87,15 @@ def ink_from_drawing(drawing: dict | None) -> np.ndarray | None:
 
 
 def image_strip(images: list[np.ndarray], titles: list[str], notes: list[str] | None = None, *, key: str,
-                height: int = 120) -> None:
+                height: int = 120, follow_pad: bool = False, seq: int | None = None) -> None:
     """Grey images (each 2-D, values in [0, 1], any size) side by side, `height` CSS pixels tall, with a
-    title and an optional note under each."""
+    title and an optional note under each.
+
+    `follow_pad`: also paint the answers the Draw pad computes in the browser, at once; `seq`: the pad
+    drawing these images answer (its `seq`), so that the older of two answers never replaces the newer."""
     notes = notes if notes is not None else [""] * len(images)
     assert len(images) == len(titles) == len(notes), (len(images), len(titles), len(notes))
-    _mount_strip(key=key, data={"height": height, "panels": [
+    _mount_strip(key=key, data={"height": height, "follow": follow_pad, "seq": seq, "panels": [
         {"title": t, "note": n, **_grey_payload(img)} for img, t, n in zip(images, titles, notes, strict=True)
     ]}, height="content")
 

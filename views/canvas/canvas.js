@@ -1,4 +1,5 @@
-// Latent Lab's drawing pad: a Streamlit components-v2 module, loaded inline by views/canvas/__init__.py.
+// Latent Lab's drawing pad: a Streamlit components-v2 module, loaded inline by views/canvas/__init__.py
+// after mnist.js and in_browser.js (one module: their functions are in scope here).
 //
 // White strokes on black, drawn with pointer events (mouse, pen and touch alike). After each stroke, Undo,
 // Redo and Clear, the drawing is repainted from its strokes and sent to Python as the one state value
@@ -6,6 +7,9 @@
 // Only the ink's bounding box (plus a margin) is sent, at full resolution, sent at once on pointer-up (no
 // PNG encoding, no throttling). (Halving it too was tried: a thin straight stroke then lands on a
 // different phase of the 20×20 fit, and the 28×28 input differs from from_canvas's by a mean of 0.03.)
+//
+// When Python hands it the in-browser models (data.browser, core/serving/browser.py), the pad also answers
+// each drawing itself (in_browser.js) and says in its status line where the answers come from.
 //
 // Streamlit calls this function again on every rerun with the same DOM, so the pad keeps its state on the
 // canvas element and attaches its listeners once; each call only hands it the newest setStateValue.
@@ -33,8 +37,23 @@ function createPad(root, canvas, config) {
   const undone = []; // strokes taken back by Undo, newest last, for Redo
   let current = null; // the stroke being drawn
   let activePointer = null; // one pointer draws at a time (a second finger is ignored)
-  let seq = 0; // sent with every drawing, so each stroke is a change even if the pixels repeat
-  const pad = { send: null };
+  // Sent with every drawing, so each stroke is a change even if the pixels repeat. It starts at the clock,
+  // so it keeps growing across the pad's remounts (the strip orders answers by it).
+  let seq = Date.now();
+  const pad = { send: null, models: null };
+  const status = root.querySelector(".ll-status");
+  const STATUS = {
+    loading: "Loading the models into your browser…",
+    ready: "⚡ The models run in your browser; the server checks each answer.",
+    off: "The models run on the server",
+    failed: "The models run on the server (your browser could not run them",
+  };
+  const setStatus = (state, why) => {
+    canvas.dataset.browser = state; // for tests and benchmarks
+    if (!status) return;
+    status.textContent = state === "off" ? `${STATUS.off}${why ? ` (${why})` : ""}.` : state === "failed" ? `${STATUS.failed}: ${why}).` : STATUS[state];
+    status.title = why || "";
+  };
 
   const paintBackground = () => {
     ctx.fillStyle = "#000";
@@ -63,7 +82,8 @@ function createPad(root, canvas, config) {
   };
 
   // The bitmap (size, size) RGBA → the ink's bounding box plus margin → its red channel (h, w) uint8 →
-  // {w, h, ink: base64}. White on black, so red = green = blue = the grey level from_canvas would compute.
+  // {w, h, bytes, ink: base64 of bytes}. White on black, so red = green = blue = the grey level from_canvas
+  // would compute.
   const sample = () => {
     const px = ctx.getImageData(0, 0, size, size).data;
     let top = size, left = size, bottom = -1, right = -1;
@@ -79,11 +99,15 @@ function createPad(root, canvas, config) {
     if (bottom < 0) return null; // strokes entirely off the bitmap
     const y0 = Math.max(0, top - margin), y1 = Math.min(size, bottom + 1 + margin);
     const x0 = Math.max(0, left - margin), x1 = Math.min(size, right + 1 + margin);
+    const bytes = new Uint8Array((y1 - y0) * (x1 - x0));
     let text = "";
-    for (let y = y0; y < y1; y++) {
-      for (let x = x0; x < x1; x++) text += String.fromCharCode(px[(y * size + x) * 4]);
+    for (let y = y0, i = 0; y < y1; y++) {
+      for (let x = x0; x < x1; x++, i++) {
+        bytes[i] = px[(y * size + x) * 4];
+        text += String.fromCharCode(bytes[i]);
+      }
     }
-    return { w: x1 - x0, h: y1 - y0, ink: btoa(text) };
+    return { w: x1 - x0, h: y1 - y0, bytes, ink: btoa(text) };
   };
 
   const updateButtons = () => {
@@ -93,14 +117,17 @@ function createPad(root, canvas, config) {
     canvas.dataset.strokes = String(strokes.length); // for tests and benchmarks
   };
 
-  const publish = () => {
+  const publish = (t0 = performance.now()) => {
     // Repaint from the strokes: the preview was drawn segment by segment, and Undo needs a clean slate anyway.
     repaint();
     updateButtons();
     seq += 1;
+    canvas.dataset.seq = String(seq);
     const pixels = strokes.length ? sample() : null;
-    const drawing = pixels && { ...pixels, strokes: strokes.length, seq };
-    if (pad.send) pad.send(drawing);
+    const { bytes, ...sent } = pixels || {};
+    pad.sent = pixels && { ...sent, strokes: strokes.length, seq }; // (kept for tests)
+    if (pad.send) pad.send(pad.sent); // the server first: it starts sooner
+    if (pad.models) pad.models.answer({ bytes: bytes || null, w: sent.w, h: sent.h, seq }, t0);
   };
 
   // Client (CSS) coordinates → bitmap pixels; the canvas may be shown smaller than its bitmap.
@@ -144,7 +171,7 @@ function createPad(root, canvas, config) {
     strokes.push(current);
     current = null;
     undone.length = 0; // a new stroke ends the redo history, as in every editor
-    publish();
+    publish(e.timeStamp); // the event's time: what the answer's latency counts from
   };
   canvas.addEventListener("pointerup", finish);
   canvas.addEventListener("pointercancel", finish); // the browser took the pointer away: keep what was drawn
@@ -168,5 +195,6 @@ function createPad(root, canvas, config) {
 
   paintBackground();
   updateButtons();
+  pad.models = createModels(config.browser, setStatus);
   return pad;
 }

@@ -42,6 +42,29 @@ export function roundHalfEven(v) {
   return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+/** numpy's sum of an array: pairwise (8 accumulators, blocks of 128), in float32 (`round` = f32) or
+ * float64. Where a centre of mass lands on a half pixel, its last bit decides the whole pixel. */
+export function pairwiseSum(a, round = (x) => x, start = 0, n = a.length) {
+  if (n < 8) {
+    let res = 0;
+    for (let i = 0; i < n; i++) res = round(res + a[start + i]);
+    return res;
+  }
+  if (n <= 128) {
+    const r = Array.from({ length: 8 }, (_, j) => round(a[start + j]));
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] = round(r[j] + a[start + i + j]);
+    let res = round(round(round(r[0] + r[1]) + round(r[2] + r[3])) + round(round(r[4] + r[5]) + round(r[6] + r[7])));
+    for (; i < n; i++) res = round(res + a[start + i]);
+    return res;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return round(pairwiseSum(a, round, start, n2) + pairwiseSum(a, round, start + n2, n - n2));
+}
+
+const sumFloat32 = (a) => pairwiseSum(a, f32);
+
 // ---------------------------------------------------------------------------------------------
 // Pillow's resampling of float ("F") images: separable, horizontal pass then vertical, double
 // accumulators, float32 storage between and after the passes.
@@ -118,12 +141,12 @@ export function resize(a, h, w, newH, newW, filterName) {
 /** ink.otsu; `float32` says whether v is a float32 array (numpy then bins in float32). */
 function otsu(v, float32, bins = 256) {
   let lo = Infinity, hi = -Infinity;
-  for (const x of v) { if (x < lo) lo = x; if (x > hi) hi = x; }
+  for (let i = 0; i < v.length; i++) { if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i]; }
   if (hi - lo < 1e-9) return hi + 1e-6;
-  const width = (hi - lo) / (bins - 1);
+  const width = (hi - lo) / (bins - 1), width32 = f32(width);
   const hist = new Float64Array(bins);
-  for (const x of v) {
-    const q = float32 ? f32(f32(x - lo) / f32(width)) : (x - lo) / width;
+  for (let i = 0; i < v.length; i++) {
+    const q = float32 ? f32(f32(v[i] - lo) / width32) : (v[i] - lo) / width;
     hist[Math.min(Math.trunc(q), bins - 1)] += 1;
   }
   let total = 0;
@@ -276,20 +299,26 @@ function subtractPaper(v, h, w, rounds = 3) {
 /** ink.soft_threshold: residual (float32) → ink in [0, 1] (float32), paper texture exactly 0. */
 function softThreshold(v, h, w) {
   const k = Math.max(1, Math.trunc(Math.sqrt((h * w) / STATS_PIXELS)));
-  const sample = [];
-  for (let r = 0; r < h; r += k) for (let c = 0; c < w; c += k) sample.push(v[r * w + c]);
+  let sample = v;
+  if (k > 1) {
+    const sh = Math.ceil(h / k), sw = Math.ceil(w / k);
+    sample = new Float32Array(sh * sw);
+    for (let r = 0, i = 0; r < h; r += k) for (let c = 0; c < w; c += k, i++) sample[i] = v[r * w + c];
+  }
   const t = otsu(sample, true);
   const t32 = f32(t); // numpy compares a float32 array with a Python float in float32
-  const below = [], above = [];
-  for (const x of sample) (x < t32 ? below : above).push(x);
+  let nBelow = 0;
+  for (let i = 0; i < sample.length; i++) if (sample[i] < t32) nBelow++;
+  const below = new Float32Array(nBelow), above = new Float32Array(sample.length - nBelow);
+  for (let i = 0, b = 0, a = 0; i < sample.length; i++) {
+    if (sample[i] < t32) below[b++] = sample[i]; else above[a++] = sample[i];
+  }
   if (!below.length || !above.length) throw new NoInk("it is blank");
-  let sum = 0;
-  for (const x of below) sum += x;
-  const mu0 = sum / below.length;
-  let sq = 0;
-  for (const x of below) sq += (x - mu0) ** 2;
-  const sigma0 = Math.sqrt(sq / below.length);
-  above.sort((a, b) => a - b);
+  const mu0 = f32(sumFloat32(below) / below.length); // float32 statistics, as numpy's mean and std
+  const sq = new Float32Array(below.length);
+  for (let i = 0; i < below.length; i++) { const d = f32(below[i] - mu0); sq[i] = f32(d * d); }
+  const sigma0 = f32(Math.sqrt(f32(sumFloat32(sq) / below.length)));
+  above.sort(); // a typed array sorts numerically
   const m = above.length >> 1;
   const inkLevel = above.length % 2 ? above[m] : f32(f32(above[m - 1] + above[m]) / 2);
   const contrast = inkLevel - mu0;
@@ -302,7 +331,7 @@ function softThreshold(v, h, w) {
   return out;
 }
 
-/** ink._runs_and_components: 8-connected pieces of a mask by union–find over its runs, in numpy's order. */
+/** ink.pieces: the 8-connected pieces of a mask, by union–find over its runs of ink. */
 function runsAndComponents(mask, h, w) {
   const rows = [], starts = [], ends = [];
   for (let r = 0; r < h; r++) {
@@ -334,13 +363,14 @@ function runsAndComponents(mask, h, w) {
       if (ends[i] < ends[j]) i++; else j++;
     }
   }
+  // Pieces numbered in the order their first pixel is met, row by row (scipy.ndimage.label's order).
   const roots = Array.from({ length: n }, (_, i) => find(i));
-  const sorted = [...new Set(roots)].sort((a, b) => a - b);
-  const index = new Map(sorted.map((r, i) => [r, i]));
-  return { rows, starts, ends, label: roots.map((r) => index.get(r)), count: sorted.length };
+  const index = new Map();
+  for (const r of roots) if (!index.has(r)) index.set(r, index.size);
+  return { rows, starts, ends, label: roots.map((r) => index.get(r)), count: index.size };
 }
 
-/** ink.drop_specks: ink (h, w) → ink with the pieces that are not the digit set to 0. */
+/** ink.drop_specks (digit_pieces' rule): ink (h, w) → ink with the pieces that are not the digit set to 0. */
 function dropSpecks(ink, h, w) {
   const f = Math.max(1, Math.ceil(Math.max(h, w) / LABEL_SIDE));
   const sh = Math.ceil(h / f), sw = Math.ceil(w / f);
@@ -386,11 +416,19 @@ function dropSpecks(ink, h, w) {
 // Step 5: crop, (thicken), scale to fit 20×20, centre of mass to (14, 14)
 
 function strokeWidth(a, h, w) {
+  // preprocess._stroke_width: 2 × area / perimeter of {a > 0.5}, the perimeter counted on a copy padded by 1.
   let area = 0, perimeter = 0;
-  const on = (r, c) => r >= 0 && r < h && c >= 0 && c < w && a[r * w + c] > 0.5;
-  for (let r = -1; r < h; r++) for (let c = 0; c < w; c++) if (on(r, c) !== on(r + 1, c)) perimeter++;
-  for (let r = 0; r < h; r++) for (let c = -1; c < w; c++) if (on(r, c) !== on(r, c + 1)) perimeter++;
-  for (let i = 0; i < a.length; i++) if (a[i] > 0.5) area++;
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) {
+      const i = r * w + c, on = a[i] > 0.5;
+      if (!on) continue;
+      area++;
+      if (r === 0 || !(a[i - w] > 0.5)) perimeter++;
+      if (r === h - 1 || !(a[i + w] > 0.5)) perimeter++;
+      if (c === 0 || !(a[i - 1] > 0.5)) perimeter++;
+      if (c === w - 1 || !(a[i + 1] > 0.5)) perimeter++;
+    }
+  }
   return area ? (2.0 * area) / perimeter : 0.0;
 }
 
@@ -448,15 +486,17 @@ function fitBox(ink, h, w) {
   let peak = -Infinity;
   for (let i = 0; i < box.length; i++) { box[i] = Math.min(1, Math.max(0, box[i])); peak = Math.max(peak, box[i]); }
   const div = f32(Math.max(peak, 1e-6));
-  let mass = 0, rows = 0, cols = 0;
+  const rows = new Float64Array(box.length), cols = new Float64Array(box.length);
   for (let r = 0; r < newH; r++) {
     for (let c = 0; c < newW; c++) {
-      const v = (box[r * newW + c] = f32(box[r * newW + c] / div));
-      mass += v; rows += r * v; cols += c * v;
+      const i = r * newW + c, v = (box[i] = f32(box[i] / div));
+      rows[i] = v * r;
+      cols[i] = v * c;
     }
   }
-  mass = f32(mass); // numpy sums the float32 box in float32
-  const [comR, comC] = mass > 0 ? [rows / mass, cols / mass] : [newH / 2, newW / 2];
+  // centre_of_mass (scipy.ndimage.center_of_mass of the box as float64): numpy's sums, in float64.
+  const mass = pairwiseSum(Float64Array.from(box));
+  const [comR, comC] = sumFloat32(box) > 0 ? [pairwiseSum(rows) / mass, pairwiseSum(cols) / mass] : [newH / 2, newW / 2];
   const top = Math.min(Math.max(roundHalfEven(CENTRE - comR), 0), SIZE - newH);
   const left = Math.min(Math.max(roundHalfEven(CENTRE - comC), 0), SIZE - newW);
   const out = new Float32Array(SIZE * SIZE);
@@ -467,6 +507,8 @@ function fitBox(ink, h, w) {
 // ---------------------------------------------------------------------------------------------
 // Entry points
 
+const LEVELS = Float32Array.from({ length: 256 }, (_, b) => b / 255.0); // ink.astype(float32) / 255.0
+
 /** The pad's ink, (h, w) uint8 grey levels (light strokes on 0), → the 28×28 model input, float32
  * row-major: core.lab.preprocess.from_canvas_ink(ink).image. Throws NoInk where the server would say
  * there is no ink. */
@@ -475,8 +517,9 @@ export function preprocessInk(ink, h, w) {
   const grey = new Float32Array(h * w);
   let lo = Infinity, hi = -Infinity;
   for (let i = 0; i < grey.length; i++) {
-    grey[i] = f32(ink[i] / 255.0);
-    lo = Math.min(lo, grey[i]); hi = Math.max(hi, grey[i]);
+    const g = (grey[i] = LEVELS[ink[i]]);
+    if (g < lo) lo = g;
+    if (g > hi) hi = g;
   }
   if (f32(hi - lo) < MIN_CONTRAST) throw new NoInk("it is blank");
   const v = subtractPaper(grey, h, w); // the canvas's ink is light: no polarity flip

@@ -1,55 +1,107 @@
 // Latent Lab's image strip: small grey images side by side, each with a caption (components v2, inline).
 //
-// Python sends {height, panels: [{title, note, w, h, pixels: base64 of h·w uint8 grey levels}]}; each
-// panel is painted into a canvas of its own pixel size and scaled up by CSS (pixelated). One rerun
-// repaints in well under a millisecond: no figure library, no image files to fetch.
+// Python sends {height, panels: [{title, note, w, h, pixels: base64 of h·w uint8 grey levels}], follow,
+// seq}; each panel is painted into a canvas of its own pixel size and scaled up by CSS (pixelated). One
+// rerun repaints in well under a millisecond: no figure library, no image files to fetch.
+//
+// A strip that `follow`s the Draw pad also paints the answers the pad computes in the browser
+// (in_browser.js sends them as window events, panels with raw `grey` bytes), the moment they are ready.
+// Answers are ordered by the drawing's `seq`: whichever of the browser and the server answers a drawing
+// first paints it; the other's answer for the same drawing only confirms it (no repaint, so no flicker:
+// the two agree to ~1e-6, tested), and an answer for an older drawing is dropped. The server's answer can
+// add panels the browser does not compute (models trained in the Train page): those are painted, and until
+// then the previous drawing's are dimmed.
+
+const ANSWER_EVENT = "latent-lab:draw-answer"; // in_browser.js
 
 export default function (component) {
   const { parentElement, data } = component;
   const strip = parentElement.querySelector(".ll-strip");
   if (!strip || !data) return;
-  const panels = data.panels || [];
-  const height = data.height || 120; // CSS pixels per image
+  const state = strip.llStrip || (strip.llStrip = listen(strip));
+  state.follow = Boolean(data.follow);
+  strip.dataset.follow = String(state.follow); // for tests and benchmarks
+  state.height = data.height || 120; // CSS pixels per image
 
-  // Keep the figures (no flicker); add or remove some only when the number of panels changes.
-  while (strip.children.length > panels.length) strip.lastElementChild.remove();
-  while (strip.children.length < panels.length) {
+  const panels = (data.panels || []).map((p) => ({ ...p, grey: Uint8Array.from(atob(p.pixels), (c) => c.charCodeAt(0)) }));
+  const seq = data.seq ?? null;
+  strip.dataset.serverSeq = String(seq);
+  strip.dataset.serverAt = String(performance.now());
+  strip.dataset.serverNotes = JSON.stringify(panels.map((p) => p.note || ""));
+  if (seq !== null && state.seq !== null && seq < state.seq) return; // an older drawing than the one shown
+  if (seq !== null && seq === state.seq && state.source === "browser") {
+    paint(strip, state, panels, state.browserPanels); // confirmed: only what the browser did not compute
+  } else {
+    paint(strip, state, panels, 0);
+    state.seq = seq;
+    state.source = "server";
+  }
+  strip.dataset.source = state.source;
+  strip.dataset.seq = String(state.seq);
+}
+
+function listen(strip) {
+  const state = { follow: false, height: 120, seq: null, source: null, browserPanels: 0 };
+  const onAnswer = (event) => {
+    if (!strip.isConnected) return window.removeEventListener(ANSWER_EVENT, onAnswer);
+    const { seq, panels } = event.detail;
+    if (!state.follow || (state.seq !== null && seq <= state.seq)) return;
+    paint(strip, state, panels, 0, panels.length ? strip.children.length : 0);
+    state.seq = seq;
+    state.source = "browser";
+    state.browserPanels = panels.length;
+    strip.dataset.source = "browser";
+    strip.dataset.seq = String(seq);
+    strip.dataset.browserSeq = String(seq);
+    strip.dataset.browserAt = String(performance.now());
+  };
+  window.addEventListener(ANSWER_EVENT, onAnswer);
+  return state;
+}
+
+/** Paint panels[from:] into figures from..; keep `keep` figures in all (the rest are removed), dimming
+ * those beyond the panels given (they belong to the previous drawing until the server's answer). */
+function paint(strip, state, panels, from, keep = panels.length) {
+  const total = Math.max(panels.length, keep);
+  while (strip.children.length > total) strip.lastElementChild.remove();
+  while (strip.children.length < total) {
     const figure = document.createElement("figure");
     figure.className = "ll-panel";
     figure.append(document.createElement("canvas"), document.createElement("figcaption"));
     strip.append(figure);
   }
-
-  panels.forEach((panel, i) => {
-    const figure = strip.children[i];
-    const canvas = figure.querySelector("canvas");
-    const grey = Uint8Array.from(atob(panel.pixels), (c) => c.charCodeAt(0)); // (h, w) row-major
-    if (canvas.width !== panel.w || canvas.height !== panel.h) {
-      canvas.width = panel.w;
-      canvas.height = panel.h;
-    }
-    canvas.style.height = `${height}px`;
-    canvas.style.width = `${(height * panel.w) / panel.h}px`;
-    const image = new ImageData(panel.w, panel.h);
-    let sum = 0;
-    for (let p = 0; p < grey.length; p++) {
-      const v = grey[p];
-      image.data[4 * p] = image.data[4 * p + 1] = image.data[4 * p + 2] = v;
-      image.data[4 * p + 3] = 255;
-      sum += v;
-    }
-    canvas.getContext("2d").putImageData(image, 0, 0);
-    canvas.setAttribute("role", "img");
-    canvas.setAttribute("aria-label", `${panel.title} ${panel.note || ""}`.trim());
-    const caption = figure.querySelector("figcaption");
-    caption.textContent = panel.title;
-    if (panel.note) {
-      const note = document.createElement("small");
-      note.textContent = panel.note;
-      caption.append(note);
-    }
-    figure.dataset.title = panel.title;
-    figure.dataset.inkSum = String(sum); // a fingerprint of the pixels, for tests and benchmarks
-  });
+  for (let i = from; i < panels.length; i++) paintPanel(strip.children[i], panels[i], state.height);
+  Array.from(strip.children).forEach((figure, i) => figure.classList.toggle("ll-stale", i >= panels.length));
   strip.dataset.panels = String(panels.length);
+}
+
+function paintPanel(figure, panel, height) {
+  const canvas = figure.querySelector("canvas");
+  const grey = panel.grey; // (h, w) row-major uint8
+  if (canvas.width !== panel.w || canvas.height !== panel.h) {
+    canvas.width = panel.w;
+    canvas.height = panel.h;
+  }
+  canvas.style.height = `${height}px`;
+  canvas.style.width = `${(height * panel.w) / panel.h}px`;
+  const image = new ImageData(panel.w, panel.h);
+  let sum = 0;
+  for (let p = 0; p < grey.length; p++) {
+    const v = grey[p];
+    image.data[4 * p] = image.data[4 * p + 1] = image.data[4 * p + 2] = v;
+    image.data[4 * p + 3] = 255;
+    sum += v;
+  }
+  canvas.getContext("2d").putImageData(image, 0, 0);
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", `${panel.title} ${panel.note || ""}`.trim());
+  const caption = figure.querySelector("figcaption");
+  caption.textContent = panel.title;
+  if (panel.note) {
+    const note = document.createElement("small");
+    note.textContent = panel.note;
+    caption.append(note);
+  }
+  figure.dataset.title = panel.title;
+  figure.dataset.inkSum = String(sum); // a fingerprint of the pixels, for tests and benchmarks
 }

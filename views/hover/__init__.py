@@ -12,6 +12,7 @@ it has already sent as a reference to it, not again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -31,14 +32,13 @@ _mount_map = _component("latent_lab.hover_map", "map")
 _mount_overlay = _component("latent_lab.hover_map_overlay", "overlay")
 
 
-def hover_map(figure: dict, overlay: dict, *, key: str) -> dict | None:
-    """Show the map `figure` (`explorer_map`) with `overlay` (`explorer_overlay`) on it. Returns the point
-    clicked in the run that the click started ({z1, z2, index}: index is the test digit's, or −1 for a
-    point of the grid), else None. A click reruns the enclosing fragment."""
-    result = _mount_map(key=key, data=figure | {"map_key": key}, on_pick_change=lambda: None, width="stretch")
+def hover_map(figure: dict, overlay: dict, *, key: str, on_pick: Callable[[dict | None], None]) -> None:
+    """Show the map `figure` (`explorer_map`) with `overlay` (`explorer_overlay`) on it. A click calls
+    `on_pick` with the point ({z1, z2, index}: index is the test digit's, or −1 for a grid point) before
+    the enclosing fragment reruns, so the rerun's overlay already shows it."""
+    _mount_map(key=key, data=figure | {"map_key": key}, width="stretch",
+               on_pick_change=lambda: on_pick(st.session_state[key].get("pick")))
     _mount_overlay(key=f"{key}_overlay", data=overlay | {"map_key": key}, width="stretch")
-    pick = result.get("pick")
-    return pick if isinstance(pick, dict) else None
 
 
 __all__ = ["hover_map"]

@@ -380,6 +380,8 @@ function createMap(root) {
       view.geom = null;
       layout();
       redraw();
+      // Where test digit i is drawn, in CSS pixels of the stage: for browser tests and the benchmark.
+      el.map.llPointPx = (i) => toPx(view.data.points[2 * i], view.data.points[2 * i + 1]);
       el.map.dataset.ready = raw.id;
     },
     setOverlay(overlay) {

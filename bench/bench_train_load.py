@@ -1,0 +1,179 @@
+"""Benchmark: does a class that trains stall the class that draws? (issue 14)
+
+    flock /tmp/latentlab-cpu.lock python bench/bench_train_load.py
+    flock /tmp/latentlab-cpu.lock python bench/bench_train_load.py --strokes 30 --students 4
+
+In one run, on one fresh `streamlit run app.py` (its model cache a new empty directory, so the presets
+really train) and Debian's headless Chromium:
+1. solo times: each of the first K presets that do not ship trained (the lesson's does) trained alone by a `python -m core worker` on another empty
+   cache (the same worker settings as the app's), submit → done;
+2. idle: a student opens the Draw page (time until the pad is on screen) and draws `--strokes` strokes;
+   mouse-up → reconstructions on screen, measured in the browser as bench_draw_latency.py does;
+3. under load: K students, each in their own browser session, open the Train page and start K different
+   presets; then a fresh student opens the Draw page and draws the same strokes while they train;
+4. the K jobs finish: wall time from the first Start to the last "Done", against the sum of solo times.
+
+Goals: p95 under load ≤ 1.3 × idle p95 and ≤ 250 ms; the pad on screen ≤ 5 s under load; all K jobs
+finish within the sum of their solo times + 15 %. Prints the figures with the machine, date and load
+average (other work on the machine inflates them). Exits with status 1 if a goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_draw_latency import PAUSE_MS, STROKES_PER_DRAWING, answered, clear, draw, open_draw_page, strokes  # noqa: E402
+from harness import SHARED_DATA, server_and_chromium  # noqa: E402
+
+from tests.browser_support import CHROMIUM, VIEWPORT  # noqa: E402
+
+P95_RATIO, P95_MAX_MS, PAD_MAX_S, JOBS_SLACK = 1.3, 250.0, 5.0, 1.15
+TRAIN_TIMEOUT_S = 1800
+
+
+def solo_times(presets: list[str]) -> dict[str, float]:
+    """Each preset trained alone by a worker process on an empty cache: seconds from submit to done."""
+    from core.lab.presets import PRESETS
+    from core.serving.queue import QueueConfig, TrainingQueue
+
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="bench-solo-") as tmp:
+        config = QueueConfig(cache_dir=Path(tmp) / "cache")
+        queue = TrainingQueue(config)
+        log = Path(tmp) / "worker.log"
+        worker = subprocess.Popen([sys.executable, "-m", "core", "worker", "--parent-pid", str(os.getpid())], cwd=ROOT, env={**os.environ, **config.to_env()},
+                                  stdout=log.open("w"), stderr=subprocess.STDOUT)
+        try:
+            while "serving " not in log.read_text():  # TensorFlow imported: as on a running server
+                time.sleep(0.2)
+            for name in presets:
+                t0 = time.perf_counter()
+                job_id = queue.submit(PRESETS[name], session="bench")
+                while (job := queue.job(job_id)).active:
+                    time.sleep(0.1)
+                if job.state != "done":
+                    raise SystemExit(f"solo {name!r} ended {job.state}: {job.error}")
+                out[name] = time.perf_counter() - t0
+                print(f"solo: {name}: {out[name]:.1f} s", flush=True)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    return out
+
+
+def draw_strokes(page, n: int, seed: int) -> np.ndarray:
+    """Two warm-up strokes (not counted), then `n` strokes; mouse-up → answer on screen, in ms."""
+    for stroke in strokes(2, seed + 1000):
+        page.evaluate("window.__llAnswered = null")
+        draw(page, stroke)
+        if answered(page)["ms"] is None:
+            raise SystemExit("a warm-up stroke got no answer")
+    clear(page)
+    ms = []
+    for i, stroke in enumerate(strokes(n, seed)):
+        if i and i % STROKES_PER_DRAWING == 0:
+            clear(page)
+        page.wait_for_timeout(PAUSE_MS)
+        page.evaluate("window.__llAnswered = null")
+        draw(page, stroke)
+        result = answered(page)
+        if result["ms"] is None:
+            raise SystemExit(f"stroke {i} got no answer within 60 s")
+        ms.append(result["ms"])
+    return np.array(ms)
+
+
+def open_pad(browser, base: str):
+    """A fresh session's Draw page; returns (page, seconds until the pad is on screen)."""
+    t0 = time.perf_counter()
+    page = open_draw_page(browser, base)
+    return page, time.perf_counter() - t0
+
+
+def start_training(browser, base: str, preset: str):
+    """A student in their own browser session opens the Train page, picks `preset` and presses Start."""
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.goto(f"{base}/train", wait_until="domcontentloaded")
+    page.get_by_text("Choose settings and press").wait_for(timeout=120_000)
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name=preset).click()
+    page.get_by_text(re.compile(r"^Settings: ")).first.wait_for(timeout=30_000)
+    page.get_by_role("button", name=re.compile("Start training")).click()
+    page.get_by_text(re.compile("Waiting in the training queue|Epoch \\d+/|Preparing data")).first.wait_for(timeout=60_000)
+    return page
+
+
+def main() -> int:
+    from core.lab.presets import PRESETS
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--strokes", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--students", type=int, default=4, help="students training at once (different presets)")
+    args = parser.parse_args()
+    if not CHROMIUM.exists():
+        raise SystemExit(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    os.environ.setdefault("LATENT_LAB_DATA", str(SHARED_DATA))
+    from core.serving.store import ModelStore
+
+    shipped = ModelStore(cache_dir=Path(tempfile.mkdtemp()), allow_training=False)  # presets that ship are never trained
+    presets = [name for name, spec in PRESETS.items() if not shipped.available(spec)][: args.students]
+    solo = solo_times(presets)
+
+    os.environ["LATENT_LAB_CACHE"] = tempfile.mkdtemp(prefix="bench-train-load-cache-")  # the server trains afresh
+    with server_and_chromium("bench-train-load-") as (browser, base, log):
+        page, idle_pad_s = open_pad(browser, base)
+        idle = draw_strokes(page, args.strokes, args.seed)
+        page.close()
+        print(f"idle: pad on screen {idle_pad_s:.1f} s; p50 {np.percentile(idle, 50):.0f} ms, p95 {np.percentile(idle, 95):.0f} ms", flush=True)
+
+        t_start = time.perf_counter()
+        trainers = [start_training(browser, base, name) for name in presets]
+        page, load_pad_s = open_pad(browser, base)
+        loaded = draw_strokes(page, args.strokes, args.seed)
+        jobs_running = sum(p.get_by_text(re.compile(r"Done in \d+ s")).count() == 0 for p in trainers)
+        print(f"under load ({jobs_running} of {len(trainers)} jobs still queued or running at the last stroke): pad on screen "
+              f"{load_pad_s:.1f} s; p50 {np.percentile(loaded, 50):.0f} ms, p95 {np.percentile(loaded, 95):.0f} ms", flush=True)
+
+        deadline = time.monotonic() + TRAIN_TIMEOUT_S
+        while any(p.get_by_text(re.compile(r"Done in \d+ s")).count() == 0 for p in trainers):
+            failed = [p for p in trainers if p.locator('[data-testid="stAlertContentError"]').count()]
+            if failed or time.monotonic() > deadline:
+                raise SystemExit(f"a job failed or timed out; server log: {log}")
+            time.sleep(1.0)
+        all_done_s = time.perf_counter() - t_start
+
+    idle_p95, load_p95 = np.percentile(idle, 95), np.percentile(loaded, 95)
+    budget = JOBS_SLACK * sum(solo.values())
+    goals = {f"p95 under load ≤ {P95_RATIO} × idle p95 ({P95_RATIO * idle_p95:.0f} ms)": load_p95 <= P95_RATIO * idle_p95,
+             f"p95 under load ≤ {P95_MAX_MS:.0f} ms": load_p95 <= P95_MAX_MS,
+             f"pad on screen under load ≤ {PAD_MAX_S:.0f} s": load_pad_s <= PAD_MAX_S,
+             f"{len(presets)} jobs done ≤ solo sum + 15 % ({budget:.0f} s)": all_done_s <= budget}
+    print(f"\n# draw latency while {len(presets)} students train — {platform.node()}, {os.cpu_count()} CPUs, "
+          f"{datetime.datetime.now():%Y-%m-%d %H:%M}, load average {os.getloadavg()[0]:.2f}")
+    print(f"idle:       pad {idle_pad_s:4.1f} s · {len(idle)} strokes p50 {np.percentile(idle, 50):4.0f} ms, p95 {idle_p95:4.0f} ms, max {idle.max():4.0f} ms")
+    print(f"under load: pad {load_pad_s:4.1f} s · {len(loaded)} strokes p50 {np.percentile(loaded, 50):4.0f} ms, p95 {load_p95:4.0f} ms, max {loaded.max():4.0f} ms")
+    print(f"jobs: {len(presets)} presets done {all_done_s:.0f} s after the first Start; solo "
+          + " + ".join(f"{s:.0f}" for s in solo.values()) + f" = {sum(solo.values()):.0f} s")
+    for goal, met in goals.items():
+        print(f"  {'✓' if met else '✗'} {goal}")
+    return 0 if all(goals.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
