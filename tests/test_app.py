@@ -220,7 +220,6 @@ def test_anomaly_page_opens_on_overlapping_distributions(app):
 def test_anomaly_page_threshold_moves_the_metrics(app):
     app.switch_page("views/anomaly.py").run()
     app.radio(key="an_mode").set_value("All digits").run()
-    app.selectbox(key="an_score").set_value("bce").run()  # the score chosen in one-class mode (MSE) carries over
     assert not app.exception and not app.error
     assert app.title[0].value == "🚨 Anomaly lab"
     metrics = {m.label: m.value for m in app.metric}

@@ -1,5 +1,5 @@
 """End to end in a real Chromium: on the Denoise page, move the Gaussian noise slider with the keyboard
-and see the noisy image, both autoencoders' outputs and their PSNR / SSIM figures change, while the
+and see the noisy image, the autoencoders' outputs and their PSNR / SSIM figures change, while the
 clean digit stays as it was and the sweep chart's "your setting" line follows the slider."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 FIRST_RUN_MS = 180_000  # the first visit loads TensorFlow and two models and runs the PSNR sweep
-IMAGES = ".st-key-dn_images"  # the row: clean, noisy input, plain AE, denoising AE
+IMAGES = ".st-key-dn_images"  # the row: clean, noisy input, the pair (clean- and noise-trained), the conv AE
 SWEEP = ".st-key-dn_sweep"
 SLIDER = ".st-key-dn_level_gaussian"
 PRESSES = 4  # ArrowRight presses; the slider's step is 0.05, so σ goes 0.50 → 0.70
@@ -50,12 +50,12 @@ def panel_pixels(page) -> list[bytes]:
             return {x: r.left + xa._offset, y: r.top + ya._offset, width: xa._length, height: ya._length};
         });
     }""", IMAGES)
-    assert len(boxes) >= 4, boxes  # clean, noisy input, plain AE, denoising AE (and any extra model)
+    assert len(boxes) >= 5, boxes  # clean, noisy input, clean-trained, noise-trained, conv AE (and any extra model)
     return [page.screenshot(clip=box) for box in boxes]
 
 
 def scores(titles: list[str]) -> list[tuple[float, float]]:
-    """(PSNR, SSIM) of the noisy input and the two outputs, in panel order."""
+    """(PSNR, SSIM) of the noisy input and the models' outputs, in panel order."""
     found = [SCORES.search(t) for t in titles[1:]]
     assert all(found), titles
     return [(float(m.group(1)), float(m.group(2))) for m in found]
@@ -91,11 +91,11 @@ def test_noise_slider_changes_the_noisy_image_and_both_outputs(streamlit_server,
     assert after["marked"] == pytest.approx(0.7)  # the sweep chart marks the new setting
     assert after["titles"][0] == before["titles"][0]  # the clean digit's panel is unchanged
     assert pixels_after[0] == pixels_before[0]
-    for i in (1, 2, 3):  # noisy input, plain AE, denoising AE: new images and new scores
+    for i in (1, 2, 3, 4):  # noisy input and the three models' outputs: new images and new scores
         assert pixels_after[i] != pixels_before[i], f"panel {i} did not change"
         assert after["titles"][i] != before["titles"][i]
     (noisy_0, _), *_ = scores(before["titles"])
-    (noisy_1, _), _, (denoised_1, _) = scores(after["titles"])
+    (noisy_1, _), _, (denoised_1, _), _ = scores(after["titles"])
     assert noisy_1 < noisy_0  # the same seeded noise, scaled up: further from the clean digit
     assert denoised_1 > noisy_1 + 5  # the denoising AE removes much of it
 

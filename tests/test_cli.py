@@ -19,6 +19,9 @@ def test_evaluate_writes_json(tmp_path, capsys):
     assert set(metrics) == {"lesson"}
     assert {"test_bce", "test_mse", "auroc_fashion"} <= set(metrics["lesson"])
     assert 0 < metrics["lesson"]["test_bce"] < 0.2
+    # Issue 17: other writers' digits (scikit-learn, a dev dependency), photographed and preprocessed like an upload.
+    assert "other_writers_knn_acc" in table
+    assert 0 <= metrics["lesson"]["other_writers_flagged"] <= 1 and 0.3 < metrics["lesson"]["other_writers_knn_acc"] <= 1
 
 
 @pytest.mark.slow

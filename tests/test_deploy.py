@@ -22,24 +22,23 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.browser_support import ROOT, _log_tail, _wait_for_health, free_port, stop_server
+from bench.harness import ROUTE_COOKIE, ServerError, find_nginx, start_topology
+from bench.harness import upstreams as _upstreams
+from tests.browser_support import ROOT
 
-NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 SAMPLES = ROOT / "assets" / "samples"
 START_TIMEOUT_S = 60
 PAGE_TIMEOUT_S = 60
-ROUTE_COOKIE = "latentlab_route"
 
 
 def _nginx_binary() -> str:
     """Debian's nginx (in /usr/sbin, which is not on every user's PATH); skip locally, fail on CI."""
-    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
+    found = find_nginx()
     if found:
         return found
     reason = "no nginx binary (PATH, /usr/sbin/nginx)"
@@ -48,83 +47,21 @@ def _nginx_binary() -> str:
     pytest.skip(f"{reason}; install Debian's nginx package to run the deployment tests")
 
 
-def nginx_conf_for_test(text: str, listen_port: int, upstream_ports: list[int], prefix: Path) -> str:
-    """deploy/nginx.conf with the lines marked "test:" pointed at loopback and the temp directory."""
-    temp_paths = "\n".join(f"    {kind}_temp_path {prefix / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=3 fail_timeout=10s;" for p in upstream_ports)
-    rewrites = {
-        "worker_processes auto;": "worker_processes 1;",
-        "    access_log /var/log/nginx/access.log latentlab;": f"    access_log {prefix / 'access.log'} latentlab;\n{temp_paths}",
-        "        server app:8501 max_fails=3 fail_timeout=10s;": servers,
-        "        listen 80;": f"        listen 127.0.0.1:{listen_port};",
-    }
-    for old, new in rewrites.items():
-        assert text.count(old) == 1, f"deploy/nginx.conf no longer has the line the test rewrites: {old.strip()!r}"
-        text = text.replace(old, new)
-    return text
-
-
-@dataclass
-class Topology:
-    proxy: str
-    replicas: list[str]
-    cache: Path
-    prefix: Path
-    logs: list[Path] = field(default_factory=list)
-
-    def access_log(self, until=None, timeout_s: float = 5.0) -> list[str]:
-        """nginx's access log lines; with `until`, wait (a websocket is logged once it has closed) until
-        `until(lines)` is true or `timeout_s` has passed."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            lines = (self.prefix / "access.log").read_text(errors="replace").splitlines()
-            if until is None or until(lines) or time.monotonic() > deadline:
-                return lines
-            time.sleep(0.1)
-
-    def log_tails(self) -> str:
-        return "\n".join(f"--- {p.name}\n{_log_tail(p, 2000)}" for p in self.logs)
-
-
-def _streamlit(port: int, cache: Path, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, LATENT_LAB_CACHE=str(cache), TF_CPP_MIN_LOG_LEVEL="2")
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]  # the rest: .streamlit/config.toml
-    with log.open("wb") as out:
-        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-
-
 @pytest.fixture(scope="module")
 def topology():
+    """Two replicas sharing a fresh model cache behind nginx (bench.harness, as the classroom benchmark runs them)."""
     nginx = _nginx_binary()
     work = Path(tempfile.mkdtemp(prefix="latent-lab-deploy-"))
-    work.chmod(0o755)  # run as root, nginx's workers are another user: they must reach their temp paths
-    cache, prefix = work / "model-cache", work / "nginx"
-    cache.mkdir()
-    prefix.mkdir()
-    ports = [free_port(), free_port()]
-    proxy_port = free_port()
-    procs: list[subprocess.Popen] = []
-    logs = [work / f"replica-{i}.log" for i in range(len(ports))] + [prefix / "error.log"]
     try:
-        for port, log in zip(ports, logs, strict=False):
-            procs.append(_streamlit(port, cache, log))
-        conf = prefix / "nginx.conf"
-        conf.write_text(nginx_conf_for_test(NGINX_CONF.read_text(), proxy_port, ports, prefix))
-        with logs[-1].open("ab") as err:
-            procs.append(subprocess.Popen(
-                [nginx, "-p", f"{prefix}/", "-c", str(conf), "-e", str(logs[-1]), "-g", f"daemon off; pid {prefix / 'nginx.pid'};"],
-                stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True))
-        replicas = [f"http://127.0.0.1:{p}" for p in ports]
-        for url, proc, log in zip(replicas, procs, logs, strict=False):
-            _wait_for_health(url, proc, log, START_TIMEOUT_S)
-        proxy = f"http://127.0.0.1:{proxy_port}"
-        _wait_for_health(proxy, procs[-1], logs[-1], START_TIMEOUT_S)
-        yield Topology(proxy, replicas, cache, prefix, logs)
+        try:
+            top = start_topology(2, work, nginx=nginx, cache=work / "model-cache", timeout_s=START_TIMEOUT_S)
+        except ServerError as err:
+            pytest.fail(str(err))
+        try:
+            yield top
+        finally:
+            top.stop()
     finally:
-        for proc in reversed(procs):
-            stop_server(proc)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -133,16 +70,6 @@ def _get(url: str, cookie: str | None = None) -> tuple[int, dict, str]:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never an HTTP proxy
     with opener.open(request, timeout=30) as response:
         return response.status, response.headers, response.read().decode(errors="replace")
-
-
-def _upstreams(lines: list[str], route: str | None = None, path: str = "") -> Counter:
-    """Which replica served each logged request (optionally: for this route cookie, on this path)."""
-    out = Counter()
-    for line in lines:
-        m = re.search(r'"\w+ (\S+) [^"]*" \d+ \d+ route=(\S+) upstream=(\S+)', line)
-        if m and (route is None or m[2] == route) and m[1].startswith(path):
-            out[m[3]] += 1
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------

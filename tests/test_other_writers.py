@@ -41,8 +41,6 @@ def test_the_set_goes_through_the_upload_pipeline(monkeypatch):
 
 def test_evaluate_reports_both_figures(monkeypatch):
     """The flagged rate uses the 95th percentile of the MNIST test scores; the k-NN label the test codes."""
-    from core.lab.data import to_float
-
     rng = np.random.default_rng(0)
     y = np.arange(10).repeat(3)
 
@@ -58,4 +56,3 @@ def test_evaluate_reports_both_figures(monkeypatch):
     assert set(out) == {"other_writers_flagged", "other_writers_knn_acc"}
     assert out["other_writers_flagged"] == 1.0  # uniform noise is far brighter than these dim "digits"
     assert 0.0 <= out["other_writers_knn_acc"] <= 1.0
-    assert to_float is not None

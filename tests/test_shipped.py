@@ -15,7 +15,10 @@ MANIFEST = ASSETS_DIR.parent / "manifest.json"
 def shipped_metrics(tmp_path_factory, needs_full_data):
     # Measured on the full test sets (skips without them). An empty cache and no training: what is measured is exactly the files in assets/.
     store = ModelStore(cache_dir=tmp_path_factory.mktemp("cache"), assets_dir=ASSETS_DIR, allow_training=False)
-    return {name: evaluate(store.get(spec), spec) for name, spec in SHIPPED.items()}
+    manifest = json.loads(MANIFEST.read_text())["models"]
+    # The other-writers figures (scikit-learn's digits) are measured where the manifest lists them.
+    listed = {name for name, entry in manifest.items() if "other_writers_flagged" in entry.get("metrics", {})}
+    return {name: evaluate(store.get(spec), spec, other_writers=name in listed) for name, spec in SHIPPED.items()}
 
 
 def test_every_shipped_model_is_present_and_intact():

@@ -19,6 +19,7 @@ from views.canvas import image_strip
 from views.common import (
     USER_DIGIT_KEY,
     explain,
+    forget,
     keras_model,
     note_subset,
     persist,
@@ -183,7 +184,8 @@ explain(
 
 with st.sidebar:
     st.header("What is normal")
-    mode = st.radio("Normal data", MODES, key=persist("an_mode"))
+    # A new mode starts from its own defaults: its anomaly sets differ, and so does the score that suits it.
+    mode = st.radio("Normal data", MODES, key=persist("an_mode"), on_change=forget, args=("an_set", "an_score"))
     digit = (st.selectbox("Normal digit", list(range(10)), index=DEFAULT_DIGIT, key=persist("an_digit"))
              if mode == "One digit only" else None)
     mine = _trained_for(digit)  # Training-lab models that learnt exactly this normal data

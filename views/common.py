@@ -153,6 +153,14 @@ def persist(key: str) -> str:
     return key
 
 
+def forget(*keys: str) -> None:
+    """Drop widgets' values and `persist`'s copies of them, so they start again from their defaults (e.g. in
+    a callback, when another setting changes what their defaults should be)."""
+    for key in keys:
+        st.session_state.pop(key, None)
+        st.session_state.pop(_KEPT + key, None)
+
+
 def explain(text: str, *equations: str, expanded: bool = True) -> None:
     """The page's "What am I seeing and why": at most three sentences (`text`, markdown) and the
     equations (LaTeX) that produced the numbers on screen."""

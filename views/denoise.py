@@ -36,6 +36,7 @@ WHAT = {DENSE: ("conv layers → dense 64-number code → conv layers", "clean d
 # Never start minutes of training from a page view: a model without weights on this server is left out.
 MODELS = tuple(n for n in (CLEAN, NOISY, DENSE) if n in models_of("denoise") and model_store().available(spec_named(n)))
 BASELINE = CLEAN if CLEAN in MODELS else DENSE  # what the noise-trained model is compared with
+SHORT = {CLEAN: "same net, trained clean", NOISY: "same net, trained noisy", DENSE: "conv AE, 64-D code"}
 NOISE_LABELS = {"gaussian": "Gaussian", "salt_and_pepper": "Salt and pepper", "mask": "Masking (erased blocks)"}
 LEVEL_SLIDERS = {  # label, max, default, step
     "gaussian": ("Noise σ", 1.0, 0.5, 0.05),
@@ -68,7 +69,7 @@ st.caption("Add noise to a digit, then ask autoencoders to clean it. Two of them
            "trained on clean digits, one trained on noisy digits with the clean ones as targets.")
 explain(
     "Each panel's PSNR compares it with the clean digit through the mean squared error of its 784 pixels (in "
-    "[0, 1], so the peak value is 1): every 10 dB less error energy is 10× less. SSIM instead compares local "
+    "[0, 1], so the peak value is 1): each 10 dB more means 10× less squared error. SSIM instead compares local "
     "brightness, contrast and structure in 11×11 windows, averaged over the image (1 = identical), so it "
     "notices a blurred or broken stroke that a small MSE can hide.",
     r"\mathrm{PSNR}(x,\hat x)=10\log_{10}\frac{1}{\mathrm{MSE}},\qquad "
@@ -105,7 +106,8 @@ except LatentLabError as err:
     st.stop()
 
 images = [clean] + [s.image for s in scored]
-titles = [f"clean<br>{caption}"] + [f"{s.name}<br>PSNR {psnr_label(s.psnr)} · SSIM {s.ssim:.2f}" for s in scored]
+short = {title(n): label for n, label in SHORT.items()}  # the image row's panels are narrow
+titles = [f"clean<br>{caption}"] + [f"{short.get(s.name, s.name)}<br>PSNR {psnr_label(s.psnr)} · SSIM {s.ssim:.2f}" for s in scored]
 st.plotly_chart(image_row(images, titles, height=300), key="dn_images", config={"displayModeBar": False})
 st.caption("PSNR and SSIM compare each image with the clean one (`core.lab.metrics`, the definitions of "
            "`tf.image.psnr` and `tf.image.ssim`). Higher is better; PSNR is in decibels, SSIM is at most 1.")
@@ -173,8 +175,9 @@ st.markdown(
 An autoencoder trained on clean digits was never shown noise, so what it does with a noisy digit is an
 accident of its architecture. With a narrow code (the conv AE's 64 numbers) it cannot describe the specks and
 redraws some digit-like blob — at strong noise often a wrong one, further from the clean digit than the noisy
-input itself. With a code as large as the image (the 7×7×32 map) nothing forces it to leave anything out, and
-much of the noise comes through.
+input itself. With a code as large as the image (the 7×7×32 map) nothing forces it to leave anything out: it
+smooths a little of the noise away, but much of it comes through. In exchange it keeps the most detail of a
+clean digit (the sweep at level 0): training on noise costs some sharpness.
 
 A **denoising autoencoder** gets a different exam: the input is damaged, but the answer it is graded against
 is the *clean* digit. Random specks carry no information about the target, so the only way to score well is

@@ -27,6 +27,8 @@ with c1:
     st.markdown(
         """
 #### Pages
+- **🎓 Lesson mode** — the course lesson (sections 5.1–5.4) in seven steps, each with a live experiment,
+  a question for the class and its answer; a presenter layout for the projector.
 - **✏️ Draw** — draw a digit and watch three autoencoders rebuild it from their codes:
   the lesson's dense model, a convolutional model, and a VAE with only two latent numbers.
   See exactly what the models receive (your drawing cropped, scaled and centred like MNIST).
@@ -34,19 +36,27 @@ with c1:
   autoencoder with one trained to remove noise, with PSNR and SSIM, and a sweep over noise levels.
 - **🚨 Anomalies** — score MNIST, Fashion-MNIST, noise, rotated digits and your own drawing by
   reconstruction error; set a threshold and read precision, recall, the ROC curve and the mistakes.
+- **🗺️ Latent space** — the 2-D latent maps of a VAE and a plain AE: click anywhere to decode, new digits
+  from the prior, interpolation, and the β trade-off.
+- **📤 Upload** — photos or scans of your own digits, made MNIST-style step by step, rebuilt and placed
+  on the latent map.
 - **🏋️ Train** — train a model live (the quick preset takes about half a minute), watch the losses and the
   reconstructions improve, then use it on the Draw page.
 """
     )
+    st.page_link("views/lesson.py", label="Start the lesson", icon="🎓")
     st.page_link("views/draw.py", label="Open the Draw page", icon="✏️")
 with c2:
     st.markdown(
         """
 #### Using it in a class
+**🎓 Lesson mode** runs a 20-minute class on its own: switch on the presenter layout and press Next. Or:
+
 1. Project the **Draw** page and ask a student to draw a 7. Compare the three reconstructions:
    which model keeps the crossbar? Why might a 2-number code lose it?
-2. Draw something that is *not* a digit (a letter, a star). The models still answer with a digit,
-   and the error jumps — the seed of anomaly detection.
+2. Draw something that is *not* a digit (a letter, a star). The lesson model and the VAE answer with
+   something digit-like and their error jumps — the seed of anomaly detection — while the 64-number conv AE
+   rebuilds even a star: a wide code lets almost anything through.
 3. Switch on an MNIST test digit to compare your drawing with the data the models learned from.
 
 Students can open the same address on their own laptops or phones; each gets their own canvas.

@@ -22,10 +22,12 @@ from core.lab.zoo import SHIPPED, name_of
 from views.canvas import image_strip
 from views.common import (
     USER_DIGIT_KEY,
+    explain,
     mnist_test_count,
     mnist_test_digit,
     model_store,
     note_subset,
+    persist,
     show_error,
     trained_models,
 )
@@ -182,9 +184,9 @@ def _endpoint(end: str, spec) -> latent.Endpoint | None:
     """The widgets of one interpolation end in `spec`'s latent space; None (with a note) when it has
     nothing to offer yet."""
     name = end.upper()
-    source = st.radio(f"{name} is", SOURCES, key=f"lt_src_{end}")
+    source = st.radio(f"{name} is", SOURCES, key=persist(f"lt_src_{end}"))
     if source == SOURCES[0]:
-        index = int(st.number_input(f"Test digit # for {name}", 0, mnist_test_count() - 1, {"a": 3, "b": 2}[end], key=f"lt_idx_{end}"))
+        index = int(st.number_input(f"Test digit # for {name}", 0, mnist_test_count() - 1, {"a": 3, "b": 2}[end], key=persist(f"lt_idx_{end}")))
         image, label = mnist_test_digit(index)
         return latent.Endpoint(f"test digit #{index} (a {label})", image=image)
     if source == SOURCES[1]:
@@ -213,10 +215,21 @@ def _endpoint(end: str, spec) -> latent.Endpoint | None:
 st.title("🗺️ Latent space")
 st.caption("The MNIST test digits, squeezed to two numbers. Move the pointer over a map — also between the "
            "dots — to see what the decoder draws there; click to pin a point.")
+explain(
+    "Each dot is the centre μ(x) of the cloud q(z|x) = N(μ, σ²) that the VAE's encoder gives a test digit. The "
+    "VAE was trained to minimise its reconstruction loss plus β times the KL divergence of that cloud from the "
+    "prior N(0, I) — the term that packs the clouds around the origin so the space can be sampled; at β = 1 the "
+    "sum is the negative ELBO (section 5 shows both terms for β = 0.25, 1 and 4).",
+    r"\mathcal L(x)=\underbrace{-\log p(x\mid z)}_{\text{reconstruction: BCE summed over pixels}}+\beta\,"
+    r"\mathrm{KL}\big(q(z\mid x)\,\|\,\mathcal N(0,I)\big),\qquad z=\mu+\sigma\odot\varepsilon,\ "
+    r"\varepsilon\sim\mathcal N(0,I)",
+    r"\mathrm{KL}=\tfrac12\sum_{d}\left(\mu_d^2+\sigma_d^2-\log\sigma_d^2-1\right),\qquad "
+    r"\beta=1:\ \mathcal L(x)=-\mathrm{ELBO}(x)",
+)
 
 with st.sidebar:
     st.header("VAE")
-    beta = st.radio("KL weight β", list(VAES), index=1, format_func=lambda b: f"β = {b:g}", key="lt_beta",
+    beta = st.radio("KL weight β", list(VAES), index=1, format_func=lambda b: f"β = {b:g}", key=persist("lt_beta"),
                     help="Loss = reconstruction + β · KL. β = 1 is the true ELBO; more β, a tidier but blurrier space.")
     st.caption("β picks the shipped VAE used on the whole page: its map, grid, samples and interpolations.")
     st.header("Maps")
@@ -259,12 +272,12 @@ def manifold_grid(vae, ae) -> None:
     controls, picture = st.columns([1, 2], gap="large")
     with controls:
         space = st.radio("Latent space of", ["vae", "ae"], format_func=lambda f: name_of(vae if f == "vae" else ae),
-                         key="lt_grid_space")
+                         key=persist("lt_grid_space"))
         spec = vae if space == "vae" else ae
-        mode = st.radio("Grid", list(latent.GRID_MODES), format_func=latent.GRID_MODES.get, key="lt_grid_mode",
+        mode = st.radio("Grid", list(latent.GRID_MODES), format_func=latent.GRID_MODES.get, key=persist("lt_grid_mode"),
                         disabled=space == "ae", help="Gaussian quantiles only make sense where the prior is N(0, I): the VAE.")
         mode = "range" if space == "ae" else mode
-        n = st.slider("Digits per side", 5, latent.MAX_GRID, 15, key="lt_grid_n")
+        n = st.slider("Digits per side", 5, latent.MAX_GRID, 15, key=persist("lt_grid_n"))
         (x_lo, x_hi), (y_lo, y_hi) = latent.extent(codes(spec).z, pad=0.0) if space == "ae" else ((-3.0, 3.0),) * 2
         lim = round(max(abs(v) for v in (x_lo, x_hi, y_lo, y_hi)) * 1.5, 1)  # room to look beyond the codes
         z1_range = st.slider("z₁ range", -lim, lim, (round(x_lo, 1), round(x_hi, 1)), key=f"lt_grid_z1_{space}",
@@ -285,7 +298,7 @@ def manifold_grid(vae, ae) -> None:
 @st.fragment
 def prior_samples(vae, ae) -> None:
     seed = st.session_state.setdefault("lt_seed", 0)
-    k = st.slider("Samples per side", 4, 12, 8, key="lt_samples_k")
+    k = st.slider("Samples per side", 4, 12, 8, key=persist("lt_samples_k"))
     if st.button("🎲 New samples", key="lt_reseed"):
         seed = st.session_state["lt_seed"] = seed + 1
     left, middle, right = st.columns([2, 2, 3], gap="large")
@@ -311,8 +324,8 @@ def interpolation(vae, ae) -> None:
     ends = st.columns([1, 1, 1], gap="large")
     with ends[2]:  # filled first: the ends depend on the space
         space = st.radio("In the latent space of", ["vae", "ae"], format_func=lambda f: name_of(vae if f == "vae" else ae),
-                         key="lt_space")
-        steps = st.slider("Steps (A and B included)", 2, latent.MAX_STEPS, 10, key="lt_steps")
+                         key=persist("lt_space"))
+        steps = st.slider("Steps (A and B included)", 2, latent.MAX_STEPS, 10, key=persist("lt_steps"))
     spec = vae if space == "vae" else ae
     with ends[0]:
         end_a = _endpoint("a", spec)

@@ -10,7 +10,8 @@ from core.lab.data import require_full_mnist
 from core.lab.presets import PRESETS
 from core.lab.spec import KINDS, ModelSpec
 from core.serving.queue import app_queue
-from views.common import model_store
+from views.common import explain, model_store, persist
+from views.lesson_code import code_panel
 
 KIND_LABELS = {"lesson": "Lesson dense AE", "conv_ae": "Convolutional AE", "ae_2d": "Convolutional AE (2-D code)",
                "denoise": "Denoising conv AE", "vae": "Variational AE"}
@@ -21,25 +22,34 @@ st.title("🏋️ Training lab")
 st.caption("Train an autoencoder right here. Runs wait their turn in the class's training queue and train "
            "on a worker process, so the app stays quick for everyone; anyone who starts the same settings "
            "shares the same run.")
+explain(
+    "The curves below are the losses the model minimises, per epoch, on training and on held-out digits. A plain "
+    "autoencoder minimises the reconstruction term alone (mean BCE per pixel); a VAE adds β times the KL "
+    "divergence of its code cloud q(z|x) from the prior N(0, I), both summed per image in nats — at β = 1 the "
+    "total is the negative ELBO, a bound on −log p(x).",
+    r"\mathcal L(x)=\underbrace{-\sum_{i=1}^{784}\big[x_i\log\hat x_i+(1-x_i)\log(1-\hat x_i)\big]}_{\text{reconstruction}}"
+    r"+\beta\,\underbrace{\tfrac12\sum_{d}\big(\mu_d^2+\sigma_d^2-\log\sigma_d^2-1\big)}_{\mathrm{KL}(q(z\mid x)\,\|\,\mathcal N(0,I))}",
+    r"\beta=1:\quad \mathcal L(x)=-\mathrm{ELBO}(x)\ \ge\ -\log p(x)",
+)
 session = st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
 
-preset = st.selectbox("Start from", [*PRESETS, "Custom…"], key="tr_preset")
+preset = st.selectbox("Start from", [*PRESETS, "Custom…"], key=persist("tr_preset"))
 if preset != "Custom…":
     spec = PRESETS[preset]
     st.caption(f"Settings: {spec.label}, {spec.epochs} epochs, batch {spec.batch_size}.")
 else:
     c1, c2, c3 = st.columns(3)
-    kind = c1.selectbox("Model", KINDS, format_func=KIND_LABELS.get, key="tr_kind")
+    kind = c1.selectbox("Model", KINDS, format_func=KIND_LABELS.get, key=persist("tr_kind"))
     latent = c1.select_slider("Code size", [2, 4, 8, 16, 32, 64], value=2 if kind in ("vae", "ae_2d") else 16,
-                              key="tr_latent", disabled=kind == "ae_2d")
-    beta = c1.select_slider("β (KL weight)", [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], value=1.0, key="tr_beta",
+                              key=persist("tr_latent"), disabled=kind == "ae_2d")
+    beta = c1.select_slider("β (KL weight)", [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], value=1.0, key=persist("tr_beta"),
                             disabled=kind != "vae")
-    noise = c1.slider("Training noise σ", 0.1, 1.0, 0.5, 0.1, key="tr_noise", disabled=kind != "denoise")
-    epochs = c2.slider("Epochs", 1, 30, 5, key="tr_epochs")
-    batch = c2.select_slider("Batch size", [32, 64, 128, 256, 512], value=128, key="tr_batch")
-    lr = c2.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3], value=1e-3, key="tr_lr", format_func="{:g}".format)
-    digits = c3.multiselect("Train only on these digits (empty = all)", list(range(10)), key="tr_digits")
-    size = c3.select_slider("Training images (0 = all)", [0, 1000, 5000, 10000, 20000, 30000], value=10000, key="tr_size")
+    noise = c1.slider("Training noise σ", 0.1, 1.0, 0.5, 0.1, key=persist("tr_noise"), disabled=kind != "denoise")
+    epochs = c2.slider("Epochs", 1, 30, 5, key=persist("tr_epochs"))
+    batch = c2.select_slider("Batch size", [32, 64, 128, 256, 512], value=128, key=persist("tr_batch"))
+    lr = c2.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3], value=1e-3, key=persist("tr_lr"), format_func="{:g}".format)
+    digits = c3.multiselect("Train only on these digits (empty = all)", list(range(10)), key=persist("tr_digits"))
+    size = c3.select_slider("Training images (0 = all)", [0, 1000, 5000, 10000, 20000, 30000], value=10000, key=persist("tr_size"))
     try:
         spec = ModelSpec(kind, latent_dim=2 if kind == "ae_2d" else latent, beta=beta if kind == "vae" else 1.0,
                          noise_factor=noise if kind == "denoise" else 0.0, epochs=epochs, batch_size=batch,
@@ -47,6 +57,9 @@ else:
     except LatentLabError as err:
         st.error(str(err))
         st.stop()
+if spec.kind == "lesson":  # the lesson's own model: its code, line by line, beside the settings
+    with st.expander("The lesson's code for this model, line by line", expanded=True):
+        code_panel("tr", here="views/train.py")
 
 if st.button("▶ Start training", type="primary", key="tr_start"):
     try:
@@ -93,7 +106,7 @@ def live_panel() -> None:
     else:
         st.error(job.error or "Training failed.")
     if job.note:
-        st.caption(job.note.capitalize())
+        st.caption(job.note[:1].upper() + job.note[1:])
     if job.active and not job.cancelling:
         st.button("■ Cancel", key="tr_cancel", on_click=cancel, args=(job.id,))
     if job.state == "queued":

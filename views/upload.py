@@ -24,6 +24,7 @@ from core.lab.zoo import models_of, spec_named
 from views.common import (
     keras_model,
     note_subset,
+    persist,
     pick_trained_models,
     read_only,
     remember_user_digit,
@@ -133,9 +134,18 @@ except LatentLabError as err:
     show_error(err)
     st.stop()
 
+good = [o for o in outcomes if o.ok]
+mine = good[-1].name if good else None  # the image the other pages use as "my digit"
+if len(good) > 1:
+    mine = st.radio("Which one is **my digit** on the other pages (Denoise, Anomalies, Latent space)?",
+                    [o.name for o in good], index=len(good) - 1, horizontal=True, key=persist("up_my_digit"))
+for o in good:
+    if o.name == mine:
+        remember_user_digit(o.pre.image, f"upload {o.name}")
+
 for i, o in enumerate(outcomes):
     with st.container(border=True):
-        st.markdown(f"#### {o.name}")
+        st.markdown(f"#### {o.name}" + (" · ⭐ my digit" if o.name == mine and len(good) > 1 else ""))
         if not o.ok:
             st.error(o.error)
             continue
@@ -149,7 +159,6 @@ for i, o in enumerate(outcomes):
             for model_name, bce, pct in panel["errors"]:
                 st.markdown(f"**{title(model_name)}**: error {bce:.3f}, more unusual than **{pct:.0f} %** of "
                             "MNIST test digits")
-        remember_user_digit(o.pre.image, f"upload {o.name}")
 
 if panels:
     st.subheader("Where your images land")

@@ -62,7 +62,7 @@ LINES: tuple[Line, ...] = (
     Line('print("Test loss:", loss)', "Our run of this exact recipe prints the number beside this code."),
 )
 
-HEADER = "import keras\nfrom keras import layers\n\n"
+HEADER = "import keras\nfrom keras import layers\n"
 FIRST_LINE = HEADER.count("\n") + 1  # the number `LINES[0]` has in `code_text()`
 
 

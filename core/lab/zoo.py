@@ -103,6 +103,8 @@ def name_of(spec: ModelSpec) -> str:
     if spec.digits:
         parts.append(f"digit{'s' if len(spec.digits) > 1 else ''} {', '.join(map(str, spec.digits))} only")
     parts.append(f"{spec.train_size:,} digits" if spec.train_size else "all digits")
+    if spec.augment is not None:
+        parts.append("augmented")
     parts.append(f"{spec.epochs} epoch{'s' if spec.epochs > 1 else ''}")
     return f"{KIND_NAMES[spec.kind]} ({', '.join(parts)})"
 

@@ -45,14 +45,13 @@ function createPad(root, canvas, config) {
   const STATUS = {
     loading: "Loading the models into your browser…",
     ready: "⚡ The models run in your browser; the server checks each answer.",
-    off: "The models run on the server",
-    failed: "The models run on the server (your browser could not run them",
   };
+  // state: loading, ready, off (Python says why) or failed (the browser could not load or run them).
   const setStatus = (state, why) => {
     canvas.dataset.browser = state; // for tests and benchmarks
     if (!status) return;
-    status.textContent = state === "off" ? `${STATUS.off}${why ? ` (${why})` : ""}.` : state === "failed" ? `${STATUS.failed}: ${why}).` : STATUS[state];
-    status.title = why || "";
+    const reason = state === "failed" ? `your browser could not run them (${why})` : why;
+    status.textContent = STATUS[state] || `The models run on the server${reason ? `: ${reason}` : ""}.`;
   };
 
   const paintBackground = () => {
