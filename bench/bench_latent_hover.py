@@ -60,7 +60,8 @@ window.__recordFrames = (on) => {
 };
 """
 MAP_JS = """(sel) => {
-  const host = document.querySelector(sel + ' [data-testid="stBidiComponentIsolated"]');
+  const el = document.querySelector(sel);
+  const host = el.shadowRoot ? el : el.querySelector('[data-testid="stBidiComponentIsolated"]') || el;
   return (host.shadowRoot || host).querySelector('.ll-map');
 }"""
 # Resolves, for the latest move, to (first frame after the map painted) − (the move's event time), in ms.

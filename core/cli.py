@@ -7,6 +7,7 @@
     python -m core worker                      # serve the Training lab's job queue (core.serving.worker)
     python -m core prefetch                    # download the full MNIST and Fashion-MNIST into Keras's cache
     python -m core make-subset                 # rewrite the test subsets in assets/data from the full data
+    python -m core score FILE... --json OUT [--model NAME]   # every digit in photos, as the Upload page judges it
 """
 
 from __future__ import annotations
@@ -186,6 +187,57 @@ def cmd_evaluate(args) -> None:
         print(f"wrote {args.json}")
 
 
+def score_files(paths: list[str], model_name: str) -> dict:
+    """The Upload page's verdict on every digit in each file (`core.lab.verdict`), as
+    {"files": [{"name", "error", "digits": [{"box", "model", "score", "percentile", "flagged", "label"}]}]}.
+    A file that cannot be read gets `error` and no digits; the others are still scored."""
+    from core.lab import verdict
+    from core.lab.data import mnist_for_pages, to_float
+    from core.lab.images import MAX_BYTES, MAX_MB
+    from core.lab.preprocess import Outcome, preprocess_many
+    from core.lab.zoo import spec_named
+    from core.serving.infer import served
+
+    model = served(spec_named(model_name))
+    mnist = mnist_for_pages()
+    ref = verdict.reference(model.reconstruct, model.encode, to_float(mnist.x_test), mnist.y_test)
+    files = []
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(MAX_BYTES + 1)  # never more than the limit (and one byte to tell it was exceeded)
+        except OSError as err:
+            outcome = Outcome(path, error=f"{path} cannot be read ({err.strerror or type(err).__name__})")
+        else:
+            if len(data) > MAX_BYTES:
+                outcome = Outcome(path, error=f"{path} is larger than {MAX_MB} MB, the limit per file")
+            else:
+                (outcome,) = preprocess_many([(path, data)])
+        digits = outcome.digits
+        verdicts = verdict.judge([d.image for d in digits], model.reconstruct, model.encode, ref) if digits else []
+        files.append({"name": path, "error": outcome.error, "digits": [
+            {"box": [int(v) for v in d.box], "model": model_name, "score": v.score, "percentile": v.percentile,
+             "flagged": v.flagged, "label": v.label}
+            for d, v in zip(digits, verdicts, strict=True)]})
+    return {"files": files}
+
+
+def cmd_score(args) -> None:
+    from core.lab.zoo import models_of
+
+    model_name = args.model or models_of("upload")[0]
+    result = score_files(args.files, model_name)
+    for f in result["files"]:
+        if f["error"]:
+            print(f"{f['name']}: {f['error']}")
+            continue
+        flagged = sum(d["flagged"] for d in f["digits"])
+        print(f"{f['name']}: {len(f['digits'])} digit{'s' * (len(f['digits']) != 1)}, read as "
+              f"{''.join(str(d['label']) for d in f['digits'])}; {flagged} flagged as unusual by {model_name}")
+    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.json}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core", description="Latent Lab models: train and evaluate.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -229,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     m = sub.add_parser("make-subset", help="rewrite the test subsets the pages use offline (needs the full data)")
     m.add_argument("--out", help="output directory (default: assets/data)")
     m.set_defaults(func=cmd_make_subset)
+
+    s = sub.add_parser("score", help="every digit in image files, judged as the Upload page does (JSON)")
+    s.add_argument("files", nargs="+", metavar="FILE", help="image files (PNG, JPEG, BMP, GIF, WebP, TIFF)")
+    s.add_argument("--json", required=True, metavar="OUT", help="write the verdicts to this JSON file")
+    s.add_argument("--model", choices=list(SHIPPED), help="the model that judges (default: the Upload page's first)")
+    s.set_defaults(func=cmd_score)
 
     args = parser.parse_args(argv)
     try:

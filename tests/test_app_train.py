@@ -97,7 +97,8 @@ def test_trained_model_is_offered_on_the_denoise_page(trained):
     at.multiselect(key="dn_extra").set_value([label]).run()
     assert not at.exception and not at.error
     panels = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert [t["type"] for t in panels["data"]] == ["heatmap"] * 5  # clean, noisy, plain AE, denoising AE, trained
+    # clean, noisy, the denoising pair (trained on clean / on noisy digits), the conv AE, the trained model
+    assert [t["type"] for t in panels["data"]] == ["heatmap"] * 6
     titles = [a["text"] for a in panels["layout"]["annotations"]]
     assert titles[-1].startswith(f"{label}<br>PSNR") and "SSIM" in titles[-1]
 

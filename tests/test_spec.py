@@ -95,3 +95,8 @@ def test_shipped_keys_are_pinned():
     """The shipped weights in assets/ are named by these keys: a spec change must never move them."""
     assert {n: SHIPPED[n].key for n in ("lesson", "ae_2d", "denoise", "vae_2d")} == {
         "lesson": "f7bfadf6b338a14a", "ae_2d": "d49cd7269d425cb1", "denoise": "050ce1d2bbe26a06", "vae_2d": "55d40fbae3cb3069"}
+    # Augmentation (issue 17) moved no key: the conv AE's recipe without it still names its earlier weights.
+    import dataclasses
+
+    assert SHIPPED["conv_ae"].key == "598c5d49a03b98a1"
+    assert dataclasses.replace(SHIPPED["conv_ae"], augment=None).key == "da9ab1cf1a61c29b"

@@ -10,6 +10,8 @@ from streamlit.errors import StreamlitAPIException
 from core.lab import lesson_recipe as recipe
 from views.common import model_store
 
+LESSON_SPEC = recipe.SPEC  # the recipe the code builds and trains (the Train page's lesson preset)
+
 
 def measured_test_bce() -> float | None:
     """Our run's test BCE for the lesson's recipe, from the shipped model's record (None if absent)."""

@@ -11,7 +11,7 @@ from core.lab.presets import PRESETS
 from core.lab.spec import KINDS, ModelSpec
 from core.serving.queue import app_queue
 from views.common import explain, model_store, persist
-from views.lesson_code import code_panel
+from views.lesson_code import LESSON_SPEC, code_panel
 
 KIND_LABELS = {"lesson": "Lesson dense AE", "conv_ae": "Convolutional AE", "ae_2d": "Convolutional AE (2-D code)",
                "denoise": "Denoising conv AE", "vae": "Variational AE"}
@@ -57,7 +57,7 @@ else:
     except LatentLabError as err:
         st.error(str(err))
         st.stop()
-if spec.kind == "lesson":  # the lesson's own model: its code, line by line, beside the settings
+if spec == LESSON_SPEC:  # exactly the lesson's recipe: its code, line by line, beside the settings
     with st.expander("The lesson's code for this model, line by line", expanded=True):
         code_panel("tr", here="views/train.py")
 

@@ -11,14 +11,14 @@ so the threshold is never tuned on the data it is judged on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.errors import LatentLabError
-from core.lab import inference, metrics
+from core.lab import metrics
 from core.lab.data import as_batch, fashion_for_pages, mnist_for_pages, to_float
-from core.lab.models import VAE
 
 SCORES = ("bce", "mse", "neg_elbo")
 SCORE_LABELS = {"bce": "reconstruction BCE per pixel", "mse": "reconstruction MSE per pixel", "neg_elbo": "−ELBO (nats/image)"}
@@ -34,9 +34,15 @@ ANOMALY_SHORT = {  # the same sets named in a few words, for legends
     "rotated": "digits rotated by 90°", "flipped": "digits mirrored left–right",
 }
 SPLIT_SEED = 7
+# The Upload page (and `python -m core score`) flags a digit as unusual when its score (per-image BCE) is
+# above this percentile of the model's scores on the MNIST test digits: 5 % of MNIST's own are flagged.
+FLAG_PERCENTILE = 95.0
 
 
 def score(model, x: np.ndarray, kind: str = "bce") -> np.ndarray:
+    from core.lab import inference  # Keras: imported here, so the thresholds and served scores need no TensorFlow
+    from core.lab.models import VAE
+
     if kind not in SCORES:
         raise LatentLabError(f"unknown anomaly score {kind!r}; valid scores: {', '.join(SCORES)}")
     if kind == "neg_elbo":
@@ -143,3 +149,16 @@ def roc_curve(normal: np.ndarray, anomalous: np.ndarray) -> tuple[np.ndarray, np
 def default_threshold(normal_validation: np.ndarray, percentile: float = 95.0) -> float:
     """The score above which `100 - percentile` % of normal validation images would be flagged."""
     return float(np.percentile(normal_validation, percentile))
+
+
+def flag_threshold(reference: np.ndarray) -> float:
+    """The Upload page's threshold: the FLAG_PERCENTILE-th percentile of a model's scores on the MNIST
+    test digits (`reference`, (N,)). A digit scoring above it is flagged as unusual."""
+    return default_threshold(reference, FLAG_PERCENTILE)
+
+
+def reconstruction_bce(reconstruct: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """The Upload page's score, per-image BCE, with any reconstruction function (a served model's
+    `reconstruct`, images → x̂ (N, 28, 28, 1)): images (N, 28, 28[, 1]) or one (28, 28) → (N,)."""
+    x = as_batch(x)
+    return metrics.per_image_bce(x, reconstruct(x))

@@ -7,10 +7,11 @@ from `core.lab.ink.pieces`. Pieces that belong together are merged into one digi
   bar, a dot, a stroke broken across);
 - **overlapping**: their boxes share much of the smaller one's area (a piece inside a 0);
 - **a fragment nearly touching**: a piece much shorter than its neighbour, almost touching it (a 7's
-  bar broken off at the corner).
+  bar broken off at the corner, a 5's bar sticking out to the right).
 
-Merging never makes a box much wider than tall (no digit is), and on a sheet (three or more
-groups) two digit-sized groups are never merged: they are two digits. Merged boxes can meet new
+Merging never makes a box much wider than tall (no digit is; a fragment whose box touches its
+neighbour's may stick out further), and on a sheet (three or more
+groups) two digit-sized groups of similar height are never merged: they are two digits. Merged boxes can meet new
 partners, so merging repeats until nothing changes.
 
 Reading order: groups whose vertical centres lie within half a row's height of the row's centre form
@@ -28,7 +29,8 @@ STACK_SHARED = 0.5  # ... and a vertical overlap ≤ this × the shorter height 
 SHARED_AREA = 0.3  # overlapping: the boxes' intersection ≥ this × the smaller box's area
 FRAGMENT_HEIGHT = 0.6  # a fragment is at most this × its neighbour's height ...
 FRAGMENT_GAP = 0.12  # ... and within this × that height of it
-MERGED_ASPECT = 1.25  # a merged box is at most this × as wide as it is tall
+MERGED_ASPECT = 1.25  # a merged box is at most this × as wide as it is tall ...
+FRAGMENT_ASPECT = 2.0  # ... or this, for a fragment whose box touches or overlaps its neighbour's
 SHEET = 3  # with at least this many groups the picture is a sheet of digits ...
 DIGIT_SIZED = 0.7  # ... where groups at least this × the median height are whole digits
 ROW_SPREAD = 0.5  # a group joins a row if its centre is within this × the row's mean height of the row's centre
@@ -51,10 +53,11 @@ def _pairs(boxes: np.ndarray, heights_median: float | None) -> np.ndarray:
     fragment = (h_min <= FRAGMENT_HEIGHT * h_max) & (gap <= FRAGMENT_GAP * h_max)
     merged_w = np.maximum(x1[:, None], x1[None]) - np.minimum(x0[:, None], x0[None])
     merged_h = np.maximum(y1[:, None], y1[None]) - np.minimum(y0[:, None], y0[None])
-    ok = (stacked | overlapping | fragment) & (merged_w <= MERGED_ASPECT * merged_h)
+    ok = ((stacked | overlapping | fragment) & (merged_w <= MERGED_ASPECT * merged_h)) | (
+        fragment & (gap <= 0) & (merged_w <= FRAGMENT_ASPECT * merged_h))
     if heights_median is not None:  # a sheet: two whole digits stay two digits
         whole = h >= DIGIT_SIZED * heights_median
-        ok &= ~(whole[:, None] & whole[None])
+        ok &= ~(whole[:, None] & whole[None] & (h_min > FRAGMENT_HEIGHT * h_max))
     np.fill_diagonal(ok, False)
     return ok
 
@@ -97,6 +100,7 @@ def reading_order(boxes: np.ndarray) -> list[int]:
 
 
 def looks_like_several(box: tuple[float, float, float, float]) -> bool:
-    """A box much wider than tall: probably two or more digits touching (no single digit is)."""
+    """A blob of ink (one connected piece) whose box is much wider than tall: probably two or more
+    digits touching (no single digit is)."""
     x0, y0, x1, y1 = box
     return (x1 - x0) > WIDE * (y1 - y0)

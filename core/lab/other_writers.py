@@ -32,7 +32,7 @@ from core.lab.neighbours import knn_label
 
 UPSAMPLE = 64  # the 8×8 digit becomes a 64×64 ink image before it is photographed
 PHOTO_SEED = 17  # one fixed photo setting per digit, so the figures are the same on every run
-FLAG_PERCENTILE = 95.0  # the Upload page's default: flagged above the 95th percentile of MNIST test scores
+FLAG_PERCENTILE = anomaly.FLAG_PERCENTILE  # the Upload page's threshold: the 95th percentile of MNIST test scores
 K = 5  # neighbours for the k-NN label
 
 

@@ -342,7 +342,9 @@ def _one_digit(ink: np.ndarray, photo: np.ndarray, to_original: tuple[float, flo
     image, steps = _fit_box(kept)
     rows, cols = _ink_extent(kept)
     box = (cols.start, rows.start, cols.stop, rows.stop)
-    return Found([_described(box, image, steps, photo, to_original)], 1, kept, dropped)
+    p = pieces(kept > 0)
+    blob = p.boxes[int(np.argmax(p.area))]
+    return Found([_described(box, blob, image, steps, photo, to_original)], 1, kept, dropped)
 
 
 def _digit(ink: np.ndarray, p: Pieces, members: np.ndarray, photo: np.ndarray, to_original: tuple[float, float]) -> Digit:
@@ -354,20 +356,24 @@ def _digit(ink: np.ndarray, p: Pieces, members: np.ndarray, photo: np.ndarray, t
     part /= max(float(part.max()), 1e-6)
     image, steps = _fit_box(part)
     rows, cols = _ink_extent(part)
-    return _described((x0 + cols.start, y0 + rows.start, x0 + cols.stop, y0 + rows.stop), image, steps, photo, to_original)
+    blob = p.boxes[members[int(np.argmax(p.area[members]))]]
+    return _described((x0 + cols.start, y0 + rows.start, x0 + cols.stop, y0 + rows.stop), blob, image, steps, photo,
+                      to_original)
 
 
-def _described(box: tuple[int, int, int, int], image: np.ndarray, steps: list, photo: np.ndarray,
+def _described(box: tuple[int, int, int, int], blob: np.ndarray, image: np.ndarray, steps: list, photo: np.ndarray,
                to_original: tuple[float, float]) -> Digit:
-    """A `Digit` from its box in the working pixels: its crop of the photo, its box in the original's, notes."""
+    """A `Digit` from its box in the working pixels (and its largest blob's): its crop of the photo, its
+    box in the original's pixels, and a note if the blob looks like several digits touching."""
     x0, y0, x1, y1 = box
     m = round(CROP_MARGIN * max(x1 - x0, y1 - y0))
     crop = _thumb(photo[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m])
     sx, sy = to_original
     original = (int(np.floor(x0 * sx)), int(np.floor(y0 * sy)), int(np.ceil(x1 * sx)), int(np.ceil(y1 * sy)))
     notes = ()
-    if layout.looks_like_several(box):
-        notes = (f"this is {x1 - x0}×{y1 - y0} pixels, much wider than tall: probably two or more digits touching. "
+    if layout.looks_like_several(tuple(blob)):
+        bw, bh = int(blob[2] - blob[0]), int(blob[3] - blob[1])
+        notes = (f"one blob of ink {bw}×{bh} pixels, much wider than tall: probably two or more digits touching. "
                  "Leave a gap between digits so that each is read on its own.",)
     return Digit(original, crop, image, steps, notes)
 

@@ -65,6 +65,33 @@ def render(digit: np.ndarray, photo: Photo, seed: int = 0) -> Image.Image:
     top, left = int(np.clip(top, 0, max(0, h - box))), int(np.clip(left, 0, max(0, w - box)))
     coverage = np.zeros((h, w), dtype=np.float32)
     coverage[top : top + box, left : left + box] = ink[: h - top, : w - left]
+    return _photograph(coverage, photo, rng)
+
+
+def render_sheet(digits: np.ndarray, photo: Photo, cols: int = 5, jitter: float = 0.3, seed: int = 0) -> Image.Image:
+    """MNIST digits (N, 28, 28) in [0, 1] (or uint8) written on one sheet in rows of `cols`, in reading
+    order: each in a cell of 28·scale·(1 + margin) pixels, moved by up to `jitter` × the room around it
+    in its cell (up or down, left or right). An RGB photo of the sheet, as `render` makes."""
+    digits = np.asarray(digits, dtype=np.float32)
+    if digits.max() > 1.0:
+        digits = digits / 255.0
+    rng = np.random.default_rng(seed)
+    box = max(1, round(28 * photo.scale))
+    cell = round(box * (1 + photo.margin))
+    room = (cell - box) // 2
+    rows = -(-len(digits) // cols)
+    coverage = np.zeros((rows * cell + 2 * room, cols * cell + 2 * room), dtype=np.float32)
+    for k, digit in enumerate(digits):
+        ink = np.clip(np.asarray(Image.fromarray(digit, mode="F").resize((box, box), Image.Resampling.BICUBIC)), 0, 1)
+        dy, dx = (round(room * jitter * float(v)) for v in rng.uniform(-1, 1, 2))
+        top, left = room + (k // cols) * cell + room + dy, room + (k % cols) * cell + room + dx
+        np.maximum(coverage[top : top + box, left : left + box], ink, out=coverage[top : top + box, left : left + box])
+    return _photograph(coverage, photo, rng)
+
+
+def _photograph(coverage: np.ndarray, photo: Photo, rng: np.random.Generator) -> Image.Image:
+    """Ink coverage (H, W) in [0, 1] → an RGB photo of it on paper: blur, lighting, tint, noise."""
+    h, w = coverage.shape
     tone = photo.paper - (photo.paper - photo.ink) * coverage  # (H, W): dark ink on light paper
     if photo.blur > 0:
         # Pillow blurs 8-bit images only; the photo is 8-bit in the end anyway.

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from core.errors import LatentLabError
-from core.lab.spec import ModelSpec
+from core.lab.spec import Augment, ModelSpec
 
 # Pages that use shipped models by name (the url paths of views/*.py).
 PAGES = ("draw", "denoise", "anomaly", "latent", "upload")
@@ -31,12 +31,20 @@ class Shipped:
 
 
 _COSINE = dict(batch_size=128, schedule="cosine")
+# The conv AE judges users' digits (Draw, Upload, the Anomalies page's default) and learns handwriting, not
+# only MNIST's writers: half of its training digits are distorted as other people write (issue 17;
+# rotation, slant, size, position, stroke width, a wobbly hand — never mirrors or quarter turns, which
+# the Anomalies page uses as anomalies). Measured (README, Models): MNIST test BCE unchanged, other
+# writers' k-NN labels +1.8 points. The 2-D VAE is not augmented: with this recipe its MNIST −ELBO rose
+# from 141.1 to 148.1 nats (over its 145 floor) and its k-NN labels fell (46 % → 38 %).
+HANDWRITING = Augment(rotation=15, shear=0.3, scale=(0.9, 1.1), shift=1, stroke=0.5, elastic_alpha=20, elastic_sigma=4,
+                      fraction=0.5)
 
 ENTRIES: dict[str, Shipped] = {
     # The lesson's code, unchanged: dense 64-32-16, Adam(1e-3), BCE, batch 256, 10 epochs.
     "lesson": Shipped(ModelSpec("lesson", latent_dim=16, epochs=10, batch_size=256),
                       "Lesson AE (dense, 16-D code)", ("draw", "anomaly")),
-    "conv_ae": Shipped(ModelSpec("conv_ae", latent_dim=64, epochs=16, **_COSINE),
+    "conv_ae": Shipped(ModelSpec("conv_ae", latent_dim=64, epochs=16, augment=HANDWRITING, **_COSINE),
                        "Conv AE (64-D code)", ("draw", "denoise", "anomaly", "upload")),
     "ae_2d": Shipped(ModelSpec("ae_2d", latent_dim=2, epochs=12, **_COSINE), "Conv AE (2-D code)", ("latent",)),
     "denoise": Shipped(ModelSpec("denoise", latent_dim=32, noise_factor=0.5, epochs=7, **_COSINE),
