@@ -7,7 +7,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.lab.samples import SAMPLES
+from core.lab.samples import SAMPLES, SAMPLES_DIR, SHEET_DIGITS
 
 TIMEOUT = 90  # the first run imports TensorFlow, loads two models and scores the 10 000 test digits
 
@@ -60,13 +60,14 @@ def test_all_samples_including_a_damaged_file(page):
         "sample damaged.png could not be decoded: the file is damaged or truncated (image file is truncated)"
     ]
     good = len(SAMPLES) - 1
+    digits = good - 1 + len(SHEET_DIGITS)  # one digit per sample, ten on the sheet
     specs = _specs(page)
-    assert len(specs) == 2 * good + 2
-    # One numbered mark per file on the map and the histogram, each named once in the legend.
+    assert len(specs) == good + digits + 2  # each file's steps, each digit's reconstructions, map, histogram
+    # One numbered mark per digit on the map and the histogram, each named once in the legend.
     stars = [t for t in specs[-2]["data"] if t["name"].startswith("★")]
-    assert [t["text"] for t in stars] == [[f"★{i}"] for i in range(1, good + 1)]
-    assert [a["text"] for a in specs[-1]["layout"]["annotations"]] == [f"★{i}" for i in range(1, good + 1)]
-    assert sum("more unusual than" in m.value for m in page.markdown) == 2 * good
+    assert [t["text"] for t in stars] == [[f"★{i}"] for i in range(1, digits + 1)]
+    assert [a["text"] for a in specs[-1]["layout"]["annotations"]] == [f"★{i}" for i in range(1, digits + 1)]
+    assert sum("more unusual than" in m.value for m in page.markdown) == 2 * digits
     notes = " ".join(c.value for c in page.caption)
     for note in ("first frame", "16-bit", "turned upright", "inverted"):
         assert note in notes
@@ -74,3 +75,29 @@ def test_all_samples_including_a_damaged_file(page):
     page.button(key="up_clear").click().run()
     assert not page.exception
     assert any("Upload one or more images" in i.value for i in page.info)
+
+
+def test_a_sheet_gives_one_numbered_row_per_digit_with_its_knn_label(page):
+    page.button(key="up_sample_digit_sheet").click().run()
+    assert not page.exception and not page.error
+    assert [m.value for m in page.markdown if m.value.startswith("##### Digit")] == [f"##### Digit {j}" for j in range(1, 11)]
+    assert any("10 digits found, numbered in reading order" in c.value for c in page.caption)
+    verdicts = [m.value for m in page.markdown if "more unusual than" in m.value]
+    assert len(verdicts) == 2 * 10  # the AE and the VAE for each digit
+    labels = [int(re.search(r"labelled \*\*(\d)\*\* \((\d) of 5\)", v)[1]) for v in verdicts[::2]]  # the AE's k-NN label
+    assert labels == list(range(10))  # the sheet shows 0–9 in reading order
+    assert len(page.image) >= 2 * 10  # each digit's crop and its nearest test digits
+
+
+def test_the_camera_takes_the_upload_path(page):
+    """AppTest drives st.camera_input (Streamlit ≥ 1.67): a photo goes through the same decoding and pipeline."""
+    page.toggle(key="up_camera_on").set_value(True).run()
+    photo = (SAMPLES_DIR / "paper_photo.jpg").read_bytes()
+    page.camera_input(key="up_camera").set_value(("photo.jpg", photo, "image/jpeg")).run()
+    assert not page.exception and not page.error
+    assert sum("more unusual than" in m.value for m in page.markdown) == 2
+    assert page.session_state["user_digit"]["source"] == "upload camera photo"
+    # Not an image: the same message an upload gets.
+    page.camera_input(key="up_camera").set_value(("photo.jpg", b"eggs, milk, flour", "image/jpeg")).run()
+    assert not page.exception
+    assert [e.value for e in page.error] == ["camera photo is not an image this app can read (it accepts PNG, JPEG, BMP, GIF, WebP or TIFF files)"]

@@ -109,6 +109,30 @@ def mnist_test_digit(index: int) -> tuple[np.ndarray, int]:
     return mnist.x_test[index].astype(np.float32) / 255.0, int(mnist.y_test[index])
 
 
+@st.cache_resource(show_spinner="Scoring and encoding the MNIST test digits (once per model)…", max_entries=16)
+def mnist_reference(model_name: str):
+    """A model's scores (per-image BCE) and codes of every MNIST test digit the pages show, with their
+    labels (`core.lab.verdict.Reference`): what uploads and drawings are judged against, once per model
+    per server. `model_name`: a shipped model's name or a trained model's display name."""
+    from core.lab import verdict
+    from core.lab.data import mnist_for_pages, to_float
+
+    model, mnist = served(spec_of(model_name)), mnist_for_pages()
+    ref = verdict.reference(model.reconstruct, model.encode, to_float(mnist.x_test), mnist.y_test)
+    for array in (ref.scores, ref.codes, ref.labels):
+        read_only(array)
+    return ref
+
+
+def judged(model_name: str, x: np.ndarray) -> list:
+    """The Upload page's verdict on digits x (M, 28, 28) or one (28, 28) under `model_name`: score,
+    percentile, flagged, k-NN label and neighbours (`core.lab.verdict.Verdict`s)."""
+    from core.lab import verdict
+
+    model = served(spec_of(model_name))
+    return verdict.judge(x, model.reconstruct, model.encode, mnist_reference(model_name))
+
+
 def mnist_test_count() -> int:
     """How many MNIST test digits the pages show: 10 000, or the shipped subset's 2 000 without the full data."""
     from core.lab.data import mnist_for_pages

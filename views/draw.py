@@ -18,6 +18,7 @@ from core.serving.browser import in_browser
 from views.canvas import draw_pad, image_strip, ink_from_drawing
 from views.common import (
     explain,
+    judged,
     mnist_test_count,
     mnist_test_digit,
     note_subset,
@@ -31,6 +32,7 @@ from views.common import (
 from views.lesson_code import code_panel
 
 MODELS = models_of("draw")
+KNN_MODEL = "conv_ae"  # whose code space the "what digit" line searches for the nearest MNIST test digits
 TILE_PX = 128  # result tiles: the input and three reconstructions stay on one row from 1280 px wide windows
 POSTERIOR_SAMPLES = 5  # draws from the VAE's q(z|x) shown beside its decoded mean
 SEED_KEY = "draw_sample_seed"  # session key: the seed of those draws, one more per 'sample again'
@@ -78,6 +80,14 @@ def _posterior_samples(x: np.ndarray, name: str, n: int, seed: int) -> tuple[np.
     return images[0], list(images[1:])
 
 
+@st.cache_data(max_entries=256, show_spinner=False)
+def _nearest(x: np.ndarray, name: str) -> tuple[int, int, list[tuple[np.ndarray, int]]]:
+    """x (28, 28) → the k-NN label in the model `name`'s code space, how many of the k nearest MNIST test
+    digits carry it, and those digits (image, label), nearest first (`core.lab.verdict`)."""
+    v = judged(name, x)[0]
+    return v.label, v.votes, [mnist_test_digit(k) for k in v.neighbours]
+
+
 def _resample() -> None:
     st.session_state[SEED_KEY] = st.session_state.get(SEED_KEY, 0) + 1
 
@@ -91,6 +101,10 @@ def _show(x: np.ndarray, steps: list, source: str, extra: tuple, seq: int | None
                 follow_pad=seq is not None, seq=seq)
     st.caption("Error = mean per-pixel binary cross-entropy between the input and the reconstruction "
                "(the loss the models were trained on; lower is better).")
+    label, votes, near = _nearest(x, KNN_MODEL)
+    st.markdown(f"**What digit does it think it is?** The {title(KNN_MODEL)}'s code is closest to test digits "
+                f"labelled **{label}** ({votes} of {len(near)} neighbours):")
+    image_strip([img for img, _ in near], [f"a {y}" for _, y in near], key="draw_neighbours", height=56)
     vae = next((n for n in MODELS if spec_named(n).is_vae), None)
     if vae is not None:
         seed = st.session_state.get(SEED_KEY, 0)

@@ -32,6 +32,7 @@ explain(
     r"\beta=1:\quad \mathcal L(x)=-\mathrm{ELBO}(x)\ \ge\ -\log p(x)",
 )
 session = st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
+queue = app_queue()  # the first visit starts this server's training worker: ready by the time Start is pressed
 
 preset = st.selectbox("Start from", [*PRESETS, "Custom…"], key=persist("tr_preset"))
 if preset != "Custom…":
@@ -64,7 +65,7 @@ if spec == LESSON_SPEC:  # exactly the lesson's recipe: its code, line by line, 
 if st.button("▶ Start training", type="primary", key="tr_start"):
     try:
         require_full_mnist()  # without the full training set: the user's options now, not a failed run later
-        st.session_state[JOB_KEY] = app_queue().submit(spec, session)
+        st.session_state[JOB_KEY] = queue.submit(spec, session)
     except LatentLabError as err:
         st.error(str(err))
         st.stop()
@@ -72,7 +73,7 @@ if st.button("▶ Start training", type="primary", key="tr_start"):
 
 def cancel(job_id: str) -> None:
     """The Cancel button's callback: stop watching; the run stops too unless others watch it."""
-    if not app_queue().cancel(job_id, session):
+    if not queue.cancel(job_id, session):
         st.session_state.pop(JOB_KEY, None)
 
 
@@ -84,7 +85,7 @@ def _minutes(seconds: float) -> str:
 def live_panel() -> None:
     """Polls the job a few times a second; only this fragment reruns while it waits or trains."""
     job_id = st.session_state.get(JOB_KEY)
-    job = app_queue().job(job_id) if job_id is not None else None
+    job = queue.job(job_id) if job_id is not None else None
     if job is None:
         st.info("Choose settings and press **Start training**.")
         return

@@ -131,11 +131,14 @@ SAMPLES = {
     "scan_16bit.png": "a 16-bit greyscale scan",
     "animated.gif": "an animated GIF: only its first frame is used",
     "damaged.png": "a file cut off half-way, to see how a broken upload is reported",
+    "digit_sheet.jpg": "a phone photo of a sheet with 0–9 written in two rows: ten digits, found in reading order",
 }
 SAMPLE_DIGITS = {  # the MNIST test index each sample shows: 0 is a 7, 1 a 2, 4 a 4, 7 a 9, 8 a 5, 18 a 3
     "paper_photo.jpg": 0, "sideways_exif.jpg": 18, "transparent.png": 8, "white_on_black.png": 1,
-    "scan_16bit.png": 4, "animated.gif": 7, "damaged.png": 1,
+    "scan_16bit.png": 4, "animated.gif": 7, "damaged.png": 1, "digit_sheet.jpg": 3,
 }
+# The sheet's ten digits, in reading order: the first test digit of each of 0–9.
+SHEET_DIGITS = (3, 2, 1, 18, 4, 8, 11, 0, 61, 7)
 
 
 def write_samples(directory: Path = SAMPLES_DIR) -> list[Path]:
@@ -175,6 +178,8 @@ def write_samples(directory: Path = SAMPLES_DIR) -> list[Path]:
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=600, loop=0)
     files["animated.gif"] = buf.getvalue()
     files["damaged.png"] = files["white_on_black.png"][: len(files["white_on_black.png"]) // 2]
+    sheet = Photo(scale=5, margin=0.5, paper=0.86, ink=0.12, blur=1.2, noise=0.02, gradient=0.25, quality=85)
+    files["digit_sheet.jpg"] = encode(render_sheet(x[list(SHEET_DIGITS)], sheet, jitter=0.3, seed=4), sheet.quality)
 
     written = []
     for name, data in files.items():

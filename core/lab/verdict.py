@@ -50,7 +50,7 @@ class Verdict:
 def reference(reconstruct: Fn, encode: Fn, x_test: np.ndarray, y_test: np.ndarray) -> Reference:
     """Score and encode the MNIST test digits (N, 28, 28[, 1]) once per model."""
     x_test = as_batch(x_test)
-    return Reference(anomaly.reconstruction_bce(reconstruct, x_test), encode(x_test), np.asarray(y_test))
+    return Reference(anomaly.reconstruction_bce(reconstruct, x_test), encode(x_test), np.array(y_test))  # labels: a copy
 
 
 def judge(x: np.ndarray, reconstruct: Fn, encode: Fn, ref: Reference, k: int = K) -> list[Verdict]:
