@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets" / "models"
 CACHE_ENV = "LATENT_LAB_CACHE"
+# One Keras load at a time per process: two threads deserialising different models at once (a page and
+# the Home page's warm-up) can collide in Keras's global naming state. Loads are rare (once per model).
+_KERAS_LOAD_LOCK = threading.Lock()
 LOCK_TIMEOUT_S = 3600  # a waiting process gives up after an hour (longest training we run is minutes)
 
 
@@ -223,7 +226,8 @@ class ModelStore:
                 if found is None:
                     return None
             directory, record = found
-            model = load_entry(directory, spec)
+            with _KERAS_LOAD_LOCK:  # Keras deserialisation is not thread-safe across models
+                model = load_entry(directory, spec)
             if directory == self.cache_dir:
                 mark_used(directory, spec)
             self._models[spec.key], self._records[spec.key] = model, record
