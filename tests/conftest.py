@@ -63,3 +63,14 @@ def cache_dir(tmp_path, monkeypatch):
     d = tmp_path / "cache"
     monkeypatch.setenv("LATENT_LAB_CACHE", str(d))
     return d
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Let the Home page's background warm-up finish before the interpreter exits: a daemon thread still
+    importing TensorFlow at exit can abort the process ("terminate called"), which would turn a green
+    run red."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "latent-lab-warm-up":
+            thread.join(timeout=300)

@@ -53,6 +53,7 @@ def test_hovering_decodes_in_the_browser_without_asking_the_server(streamlit_ser
     page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append("frame")))
     open_latent_page(page, streamlit_server)
     page.wait_for_timeout(1000)  # the page's own messages settle
+    page.locator(STAGE).scroll_into_view_if_needed()
     box = page.locator(STAGE).bounding_box()
     before, frames = map_state(page), len(sent)
     seen = set()
@@ -66,8 +67,8 @@ def test_hovering_decodes_in_the_browser_without_asking_the_server(streamlit_ser
     assert len(seen) == 5  # five places, five different decodes
     page.wait_for_timeout(500)
     assert len(sent) == frames, "hovering sent messages to the server"
-    inset = page.locator(f"{MAP} .ll-decoded").bounding_box()
-    assert inset["width"] >= 84 and inset["y"] + inset["height"] <= page.viewport_size["height"] + page.evaluate("scrollY")
+    inset = page.locator(f"{MAP} .ll-decoded").bounding_box()  # the decoded digit is seen with the map, at once
+    assert inset["width"] >= 84 and box["y"] <= inset["y"] and inset["y"] + inset["height"] <= box["y"] + box["height"]
     assert page.locator('[data-testid="stException"]').count() == 0
     assert not page.js_errors
 
@@ -75,6 +76,7 @@ def test_hovering_decodes_in_the_browser_without_asking_the_server(streamlit_ser
 def _click_a_dot(page) -> None:
     """Click the dot of a test digit: one well inside the map, found from the map's own geometry."""
     stage = page.locator(STAGE)
+    stage.scroll_into_view_if_needed()
     box = stage.bounding_box()
     x, y = stage.evaluate("""(s) => {
         const m = s.closest('.ll-map');

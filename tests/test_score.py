@@ -145,3 +145,6 @@ def test_draw_page_says_which_digits_the_code_is_closest_to():
     strips = [e for e in at.get("bidi_component") if e.key == "draw_neighbours"]
     panels = json.loads(strips[0].proto.json)["panels"]
     assert [p["title"] for p in panels] == ["a 7"] * 5 and all((p["w"], p["h"]) == (28, 28) for p in panels)
+    from views.common import warm_up_in_background
+
+    warm_up_in_background().join(timeout=120)  # exiting while TensorFlow is still being imported can abort the process
