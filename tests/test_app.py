@@ -74,6 +74,9 @@ def test_draw_page_shows_each_code_and_samples_from_the_vaes_posterior(app):
     app.number_input(key="draw_example_index").set_value(3)
     app.toggle(key="draw_use_example").set_value(True).run()
     assert not app.exception and not app.error
+    assert not any("draw_codes" in c.proto.id for c in app.get("plotly_chart"))  # off by default: a class's CPU
+    app.toggle(key="draw_inside").set_value(True).run()
+    assert not app.exception and not app.error
     codes = json.loads(next(c for c in app.get("plotly_chart") if c.proto.id.endswith("draw_codes") or
                             "draw_codes" in c.proto.id).proto.spec)
     bars = codes["data"]

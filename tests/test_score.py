@@ -139,6 +139,7 @@ def test_draw_page_says_which_digits_the_code_is_closest_to():
     at.switch_page("views/draw.py").run()
     at.number_input(key="draw_example_index").set_value(0)
     at.toggle(key="draw_use_example").set_value(True).run()  # MNIST test digit 0, a 7
+    at.toggle(key="draw_inside").set_value(True).run()
     assert not at.exception and not at.error
     line = next(m.value for m in at.markdown if "closest to test digits" in m.value)
     assert "labelled **7** (5 of 5 neighbours)" in line

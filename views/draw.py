@@ -92,7 +92,7 @@ def _resample() -> None:
     st.session_state[SEED_KEY] = st.session_state.get(SEED_KEY, 0) + 1
 
 
-def _show(x: np.ndarray, steps: list, source: str, extra: tuple, seq: int | None = None) -> None:
+def _show(x: np.ndarray, steps: list, source: str, extra: tuple, seq: int | None = None, inside: bool = False) -> None:
     remember_user_digit(x, source)
     recs = _reconstructions(x, MODELS, extra)
     # For a drawing (its pad `seq`), the pad may have painted this strip already from the browser: ours confirms it.
@@ -101,6 +101,14 @@ def _show(x: np.ndarray, steps: list, source: str, extra: tuple, seq: int | None
                 follow_pad=seq is not None, seq=seq)
     st.caption("Error = mean per-pixel binary cross-entropy between the input and the reconstruction "
                "(the loss the models were trained on; lower is better).")
+    if inside:  # off by default: these double the server's work per stroke, which a whole class pays for
+        _inside(x, extra)
+    with st.expander("How your drawing became a 28×28 MNIST-style image"):
+        image_strip([s for _, s in steps], [c for c, _ in steps], key="draw_steps", height=96)
+
+
+def _inside(x: np.ndarray, extra: tuple) -> None:
+    """What is inside the models: the nearest test digits by code, samples from the VAE's q(z|x), the codes."""
     label, votes, near = _nearest(x, KNN_MODEL)
     st.markdown(f"**What digit does it think it is?** The {title(KNN_MODEL)}'s code is closest to test digits "
                 f"labelled **{label}** ({votes} of {len(near)} neighbours):")
@@ -119,8 +127,6 @@ def _show(x: np.ndarray, steps: list, source: str, extra: tuple, seq: int | None
     st.plotly_chart(code_figure(_codes(x, MODELS, extra)), key="draw_codes", config={"displayModeBar": False})
     st.caption("The code each encoder made of this digit: the numbers the decoder rebuilt it from. For the VAE, "
                "the bars are the means μ and the whiskers ±σ of its q(z|x).")
-    with st.expander("How your drawing became a 28×28 MNIST-style image"):
-        image_strip([s for _, s in steps], [c for c, _ in steps], key="draw_steps", height=96)
 
 
 @st.fragment
@@ -148,6 +154,9 @@ def _lab() -> None:
                                 help="Show MNIST test digit # instead of your drawing.")
         if use_example:
             note_subset()
+        inside = st.toggle("Look inside the codes", key=persist("draw_inside"),
+                           help="Under the reconstructions: the nearest test digits by code, samples from the "
+                                "VAE's q(z|x), and each model's code as bars.")
     with below:
         extra = tuple(pick_trained_models("draw_extra"))
 
@@ -165,7 +174,7 @@ def _lab() -> None:
                 x, steps, source = pre.image, pre.steps, "your drawing"
             # A restored drawing keeps its old seq: older than any stroke on the new pad (seq starts at the
             # clock), so the strip still paints the pad's next answer at once.
-            _show(x, steps, source, extra, seq=None if use_example else drawing.get("seq"))
+            _show(x, steps, source, extra, seq=None if use_example else drawing.get("seq"), inside=inside)
         except LatentLabError as err:
             show_error(err)
 
