@@ -52,11 +52,12 @@ PROBES = """
 window.__moves = [];
 window.__frames = null;
 addEventListener('pointermove', (e) => { window.__moves.push(e.timeStamp); }, true);
-window.__recordFrames = (on) => {
-  window.__frames = on ? [] : window.__frames;
-  const tick = (t) => { if (window.__frames && window.__recording) { window.__frames.push(t); requestAnimationFrame(tick); } };
-  window.__recording = on;
-  if (on) requestAnimationFrame(tick);
+window.__recordFrames = (on) => {  // each call ends the previous recording; `on` starts a new one
+  const run = window.__run = (window.__run || 0) + 1;
+  if (!on) return;
+  window.__frames = [];
+  const tick = (t) => { if (window.__run === run) { window.__frames.push(t); requestAnimationFrame(tick); } };
+  requestAnimationFrame(tick);
 };
 """
 MAP_JS = """(sel) => {
@@ -106,7 +107,7 @@ def run(moves: int, family: str, seed: int, pause_ms: int, sweep_s: float, width
         page.locator('[data-testid="stSidebarNav"]').get_by_text("Latent space").click()
         page.locator(f"{sel} .ll-map[data-ready]").wait_for(timeout=READY_TIMEOUT_MS)
         page.wait_for_load_state("networkidle")
-        page.wait_for_timeout(1500)
+        page.wait_for_timeout(5000)  # the rest of the page (grid, β figures) is drawn: moves are timed on a quiet page
         print(f"page ready in {time.perf_counter() - t:.1f} s (cold server: TensorFlow, models, encodings, grids)")
         stage = page.locator(f"{sel} .ll-stage")
         stage.scroll_into_view_if_needed()

@@ -69,7 +69,7 @@ INTERACTIONS = {
         "views/anomaly.py", "threshold slider", lambda at: None,
         lambda at, i: _threshold(at).set_value(_threshold(at).min * (1 + 0.01 * i)).run(),
     ),
-    # Interpolation steps: a slider of section 4 (the map click is bench_latent_click.py's; in AppTest
+    # Interpolation steps: a slider of section 4 (the map's hover and click are bench_latent_hover.py's; in AppTest
     # it would rerun the same whole page).
     "latent": Interaction(
         "views/latent.py", "interpolation steps slider", lambda at: None,

@@ -225,6 +225,7 @@ explain(
     r"\varepsilon\sim\mathcal N(0,I)",
     r"\mathrm{KL}=\tfrac12\sum_{d}\left(\mu_d^2+\sigma_d^2-\log\sigma_d^2-1\right),\qquad "
     r"\beta=1:\ \mathcal L(x)=-\mathrm{ELBO}(x)",
+    expanded=False,  # closed: the maps and the decoded digit must be above the fold at 1280×720
 )
 
 with st.sidebar:
