@@ -15,7 +15,7 @@ from core.lab import latent
 from core.lab.preprocess import from_canvas_ink
 from core.lab.zoo import models_of, spec_named
 from core.serving.browser import in_browser
-from views.canvas import draw_pad, image_strip, ink_from_drawing
+from views.canvas import draw_pad, image_strip, ink_from_drawing, strokes_from_drawing
 from views.common import (
     explain,
     judged,
@@ -37,8 +37,8 @@ TILE_PX = 128  # result tiles: the input and three reconstructions stay on one r
 POSTERIOR_SAMPLES = 5  # draws from the VAE's q(z|x) shown beside its decoded mean
 SEED_KEY = "draw_sample_seed"  # session key: the seed of those draws, one more per 'sample again'
 PAD_KEY = "draw_canvas"
-# The pad starts empty whenever the page is opened again; the last drawing is kept here and shown (its
-# results) until the next stroke. Redrawing its strokes on the pad itself needs the pad to accept them.
+# The pad is mounted afresh whenever the page is opened again; the last drawing is kept here, its strokes
+# repainted on the new pad and its results shown, until the user changes it (draws, undoes, clears).
 LAST_DRAWING_KEY = "draw_last_drawing"  # session key: the pad's last non-empty drawing
 SHOWING_LAST_KEY = "draw_showing_last"  # session key: True while the results are the kept drawing's
 
@@ -86,6 +86,12 @@ def _nearest(x: np.ndarray, name: str) -> tuple[int, int, list[tuple[np.ndarray,
     digits carry it, and those digits (image, label), nearest first (`core.lab.verdict`)."""
     v = judged(name, x)[0]
     return v.label, v.votes, [mnist_test_digit(k) for k in v.neighbours]
+
+
+def _forget_last() -> None:
+    """The pad that started with the last drawing's strokes was emptied (Undo, Clear)."""
+    st.session_state.pop(LAST_DRAWING_KEY, None)
+    st.session_state[SHOWING_LAST_KEY] = False
 
 
 def _resample() -> None:
@@ -138,11 +144,17 @@ def _lab() -> None:
     below = st.container()
     with left:
         fresh = PAD_KEY not in st.session_state  # the pad was not drawn in the last run: the page was just opened
-        drawing = draw_pad(key=PAD_KEY, browser=in_browser(MODELS).to_json())  # it runs MODELS itself too
+        # A fresh pad starts with the last drawing's strokes (a drawing from before the pad sent its
+        # points has none: its results are still shown, on an empty pad).
+        initial = strokes_from_drawing(st.session_state.get(LAST_DRAWING_KEY)) if fresh else None
+        drawing = draw_pad(key=PAD_KEY, browser=in_browser(MODELS).to_json(),  # it runs MODELS itself too
+                           initial=initial, on_clear=_forget_last)
         if drawing is not None:
             st.session_state[LAST_DRAWING_KEY], st.session_state[SHOWING_LAST_KEY] = drawing, False
         elif fresh and LAST_DRAWING_KEY in st.session_state:
             st.session_state[SHOWING_LAST_KEY] = True
+        elif not st.session_state.get(SHOWING_LAST_KEY, False):
+            st.session_state.pop(LAST_DRAWING_KEY, None)  # the pad was cleared: nothing to bring back
         restored = drawing is None and st.session_state.get(SHOWING_LAST_KEY, False)
         if restored:
             drawing = st.session_state[LAST_DRAWING_KEY]

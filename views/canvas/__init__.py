@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ CANVAS_PX = 280  # bitmap side: 10× MNIST's 28 px, so a finger or mouse stroke 
 STROKE_PX = 20  # pen width in bitmap pixels: 2 px at 28×28, MNIST's typical stroke
 MARGIN_PX = 8  # black border the pad keeps around the ink's bounding box
 MAX_SIDE = 1024  # a drawing larger than this per side did not come from this pad
+MAX_STROKES, MAX_POINTS = 500, 20_000  # more strokes, or points in one, than a drawing to restore has
 
 _HERE = Path(__file__).resolve().parent
 
@@ -49,20 +51,51 @@ _mount_pad = _component("latent_lab.draw_pad", "canvas", js_before=("mnist.js", 
 _mount_strip = _component("latent_lab.image_strip", "strip")
 
 
-def draw_pad(*, key: str, browser: dict | None = None) -> dict | None:
-    """Show the pad; return what it last sent (decode it with `ink_from_drawing`): None while it is
-    empty. A new stroke, Undo, Redo or Clear reruns the enclosing fragment.
+def draw_pad(*, key: str, browser: dict | None = None, initial: list | None = None,
+             on_clear: Callable[[], None] | None = None) -> dict | None:
+    """Show the pad; return what it last sent (decode it with `ink_from_drawing`, its strokes with
+    `strokes_from_drawing`): None while it is empty. A new stroke, Undo, Redo or Clear reruns the
+    enclosing fragment.
 
     `browser`: the models the pad runs itself ({runtime, models, reason}: `InBrowser.to_json()`), whose
-    answers go to the `image_strip` that follows the pad; None: the server answers alone."""
+    answers go to the `image_strip` that follows the pad; None: the server answers alone.
+
+    `initial`: strokes ([[x, y], ...] each, bitmap pixels: `strokes_from_drawing` of an earlier drawing) a
+    newly mounted pad starts with, painted and undoable; the pad sends nothing for them (it returns None)
+    until the user changes the drawing. A pad already on the page ignores it. `on_clear`: called when a
+    pad that started with `initial` strokes and sent nothing since is emptied (Undo or Clear): its value
+    stays None, so this is the only sign of it."""
     result = _mount_pad(
         key=key,
-        data={"size": CANVAS_PX, "stroke": STROKE_PX, "margin": MARGIN_PX, "browser": browser},
+        data={"size": CANVAS_PX, "stroke": STROKE_PX, "margin": MARGIN_PX, "browser": browser,
+              "initial": {"strokes": initial} if initial else None},
         default={"drawing": None},
         on_drawing_change=lambda: None,  # a state key must have a callback; the rerun is what we need
+        on_cleared_change=on_clear or (lambda: None),
         width="stretch",
     )
     return result.get("drawing")
+
+
+def strokes_from_drawing(drawing: dict | None) -> list | None:
+    """The stroke points a pad's drawing carries ({..., points: [[[x, y], ...], ...]}), checked and as plain
+    floats, for `draw_pad(initial=...)`; None if it has none (an empty pad, or a drawing from a pad
+    that sent only a stroke count) or they are malformed."""
+    points = drawing.get("points") if isinstance(drawing, dict) else None
+    if not isinstance(points, list) or not points or len(points) > MAX_STROKES:
+        return None
+    out = []
+    for stroke in points:
+        if not isinstance(stroke, list) or not 1 <= len(stroke) <= MAX_POINTS:
+            return None
+        try:
+            pts = [[float(x), float(y)] for x, y in stroke]
+        except (TypeError, ValueError):
+            return None
+        if not all(np.isfinite(v) for p in pts for v in p):
+            return None
+        out.append(pts)
+    return out
 
 
 def ink_from_drawing(drawing: dict | None) -> np.ndarray | None:
@@ -108,4 +141,5 @@ def _grey_payload(image: np.ndarray) -> dict:
     return {"w": int(a.shape[1]), "h": int(a.shape[0]), "pixels": base64.b64encode(levels.tobytes()).decode("ascii")}
 
 
-__all__ = ["CANVAS_PX", "STROKE_PX", "MARGIN_PX", "draw_pad", "ink_from_drawing", "image_strip"]
+__all__ = ["CANVAS_PX", "STROKE_PX", "MARGIN_PX", "draw_pad", "ink_from_drawing", "strokes_from_drawing",
+           "image_strip"]

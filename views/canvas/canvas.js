@@ -3,7 +3,8 @@
 //
 // White strokes on black, drawn with pointer events (mouse, pen and touch alike). After each stroke, Undo,
 // Redo and Clear, the drawing is repainted from its strokes and sent to Python as the one state value
-// `drawing`: {w, h, ink: base64 of h·w uint8 grey levels, strokes, seq}, or null when the pad is empty.
+// `drawing`: {w, h, ink: base64 of h·w uint8 grey levels, strokes (their count), points (the strokes'
+// [x, y] in bitmap pixels, to 0.1 px), seq}, or null when the pad is empty.
 // Only the ink's bounding box (plus a margin) is sent, at full resolution, sent at once on pointer-up (no
 // PNG encoding, no throttling). (Halving it too was tried: a thin straight stroke then lands on a
 // different phase of the 20×20 fit, and the 28×28 input differs from from_canvas's by a mean of 0.03.)
@@ -11,15 +12,33 @@
 // When Python hands it the in-browser models (data.browser, core/serving/browser.py), the pad also answers
 // each drawing itself (in_browser.js) and says in its status line where the answers come from.
 //
+// Given data.initial = {strokes: [[[x, y], ...], ...]} (the points of a drawing sent earlier), a new pad starts
+// with those strokes painted, sending nothing (the page already shows their answers) until the user
+// draws, undoes, redoes or clears.
+//
 // Streamlit calls this function again on every rerun with the same DOM, so the pad keeps its state on the
 // canvas element and attaches its listeners once; each call only hands it the newest setStateValue.
 
 export default function (component) {
-  const { parentElement, data, setStateValue } = component;
+  const { parentElement, data, setStateValue, setTriggerValue } = component;
   const canvas = parentElement.querySelector(".ll-ink");
   if (!canvas) return;
   if (!canvas.llPad) canvas.llPad = createPad(parentElement, canvas, data || {});
   canvas.llPad.send = (value) => setStateValue("drawing", value);
+  // An emptied pad whose state value is still null (it started with restored strokes and sent nothing):
+  // null again is no change for Streamlit, so say it with a trigger.
+  canvas.llPad.cleared = () => setTriggerValue("cleared", true);
+}
+
+// data.initial's strokes, if well formed: [[x, y], ...] of finite numbers, at least one point each.
+function initialStrokes(initial) {
+  const out = [];
+  for (const s of (initial && Array.isArray(initial.strokes) && initial.strokes) || []) {
+    if (!Array.isArray(s) || !s.length) continue;
+    const points = s.filter((p) => Array.isArray(p) && p.length === 2 && p.every(Number.isFinite));
+    if (points.length === s.length) out.push(points.map((p) => [p[0], p[1]]));
+  }
+  return out;
 }
 
 function createPad(root, canvas, config) {
@@ -40,7 +59,8 @@ function createPad(root, canvas, config) {
   // Sent with every drawing, so each stroke is a change even if the pixels repeat. It starts at the clock,
   // so it keeps growing across the pad's remounts (the strip orders answers by it).
   let seq = Date.now();
-  const pad = { send: null, models: null };
+  let sentNull = true; // the pad's state value is null (its default) as far as the server knows
+  const pad = { send: null, cleared: null, models: null };
   const status = root.querySelector(".ll-status");
   const STATUS = {
     loading: "Loading the models into your browser…",
@@ -124,15 +144,23 @@ function createPad(root, canvas, config) {
     canvas.dataset.seq = String(seq);
     const pixels = strokes.length ? sample() : null;
     const { bytes, ...sent } = pixels || {};
-    pad.sent = pixels && { ...sent, strokes: strokes.length, seq }; // (kept for tests)
-    if (pad.send) pad.send(pad.sent); // the server first: it starts sooner
+    const points = strokes.map((s) => s.map((p) => [p[0], p[1]])); // a copy: the strokes change
+    pad.sent = pixels && { ...sent, strokes: strokes.length, points, seq }; // (kept for tests)
+    if (!pad.sent && sentNull) {
+      if (pad.cleared) pad.cleared();
+    } else if (pad.send) {
+      pad.send(pad.sent); // the server first: it starts sooner
+    }
+    sentNull = !pad.sent;
     if (pad.models) pad.models.answer({ bytes: bytes || null, w: sent.w, h: sent.h, seq }, t0);
   };
 
-  // Client (CSS) coordinates → bitmap pixels; the canvas may be shown smaller than its bitmap.
+  // Client (CSS) coordinates → bitmap pixels, to 0.1 px (what the drawing sends as its points, so strokes
+  // restored from them repaint exactly); the canvas may be shown smaller than its bitmap.
+  const tenth = (v) => Math.round(v * 10) / 10;
   const toBitmap = (e) => {
     const r = canvas.getBoundingClientRect();
-    return [((e.clientX - r.left) * size) / r.width, ((e.clientY - r.top) * size) / r.height];
+    return [tenth(((e.clientX - r.left) * size) / r.width), tenth(((e.clientY - r.top) * size) / r.height)];
   };
 
   canvas.addEventListener("pointerdown", (e) => {
@@ -192,8 +220,11 @@ function createPad(root, canvas, config) {
     publish();
   });
 
-  paintBackground();
+  strokes.push(...initialStrokes(config.initial));
+  repaint();
   updateButtons();
+  canvas.dataset.restored = String(strokes.length); // for tests: strokes loaded from data.initial
+  // Restored strokes are not answered in the browser: the page shows the server's answer already.
   pad.models = createModels(config.browser, setStatus);
   return pad;
 }
