@@ -76,7 +76,8 @@ def _coverage(points: np.ndarray) -> np.ndarray:
 def pad_value(coverages: list[np.ndarray], seq: int) -> dict | None:
     """The pad's `drawing` after these strokes (each a (280, 280) coverage), as canvas.js's publish()
     sends it: None when empty, else {w, h, ink, strokes, seq} with ink = base64 of the (h, w) uint8
-    grey levels of the ink's bounding box plus MARGIN_PX, row-major."""
+    grey levels of the ink's bounding box plus MARGIN_PX, row-major. (The pad also sends `points`, its strokes'
+    coordinates, which the Draw page only keeps to repaint them when the student comes back: left out here.)"""
     if not coverages:
         return None
     paint = np.zeros((CANVAS_PX, CANVAS_PX), np.float32)

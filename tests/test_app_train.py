@@ -8,8 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 pytestmark = pytest.mark.slow
-TRAINED = "lesson z=8 n=1000"  # the label prefix of the model `trained` makes (spec.label + key)
-PICKED = "Lesson-style dense AE (8-D code, 1,000 digits, 2 epochs)"  # its name in the other pages' pickers
+PICKED = "Lesson-style dense AE (8-D code, 1,000 digits, 2 epochs)"  # the model `trained` makes, by its name for people
 
 
 def _custom(at, epochs, size):
@@ -48,10 +47,15 @@ def trained():
 def test_train_to_completion_and_list(trained):
     at = trained
     assert len(at.get("plotly_chart")) >= 2  # loss curves and reconstructions
-    listed = at.dataframe[0].value
-    row = listed[listed["model"].astype(str).str.startswith(TRAINED)].iloc[0]
-    assert (row["where"], row["epochs"], row["batch"]) == ("cache", 2, 128)
+    assert any(f"**{PICKED}** is saved" in s.value for s in at.success)  # its friendly name, not "lesson z=8 n=1000"
+    table = at.dataframe[0]
+    listed = table.value
+    assert "key" not in listed.columns and not listed["model"].astype(str).str.contains("z=").any()
+    row = listed.iloc[0]  # the model just trained: first, marked new, its row highlighted
+    assert (row[""], row["model"], row["where"], row["epochs"], row["batch"]) == ("✨ new", PICKED, "trained here", 2, 128)
+    assert (listed[""] == "✨ new").sum() == 1
     assert 0 < row["test BCE"] < 0.7  # measured after training, from the saved record
+    assert "fff3c4" in str(table.proto)  # the highlight's background colour, in the table's styles
 
 
 def _label(options) -> str:
@@ -134,3 +138,14 @@ def test_queue_position_limits_and_cancel_while_queued():
         _poll(at, lambda a: any(b.key == "tr_cancel" for b in a.button))
         at.button(key="tr_cancel").click().run()
         _poll(at, lambda a: any("Cancelled" in w.value for w in a.warning), timeout=60)
+
+
+def test_home_and_the_quick_preset_say_the_same_time():
+    """One measured figure, from one place (core.lab.presets.QUICK_TIME), on the preset's label and on Home."""
+    from core.lab.presets import PRESETS, QUICK, QUICK_TIME
+
+    assert next(iter(PRESETS)) == QUICK and QUICK_TIME in QUICK and "2-core" in QUICK_TIME
+    at = AppTest.from_file("../app.py", default_timeout=90).run()
+    assert any(QUICK_TIME in m.value for m in at.markdown)
+    at.switch_page("views/train.py").run()
+    assert QUICK in at.selectbox(key="tr_preset").options and "≈25 s" not in " ".join(at.selectbox(key="tr_preset").options)

@@ -13,8 +13,8 @@ import pytest
 
 from tests.test_browser_draw import (
     ANSWER_TIMEOUT_MS,
-    PAGE_TIMEOUT_MS,
     PAD,
+    PAGE_TIMEOUT_MS,
     PROMPT,
     STROKE_ONE,
     STROKE_TWO,
@@ -48,6 +48,14 @@ INK_JS = """
 }
 """
 
+# Once the pad's in-browser models are loaded (or not to be): their state and the last drawing they answered.
+BROWSER_JS = """
+async (el) => {
+  while (el.dataset.browser === 'loading') await new Promise(r => setTimeout(r, 100));
+  return {state: el.dataset.browser, last: el.llPad.models.last && el.llPad.models.last.seq};
+}
+"""
+
 
 def _go(page, title):
     page.locator(NAV).get_by_text(title, exact=True).click()
@@ -75,8 +83,7 @@ def test_the_last_drawing_is_back_on_the_pad(streamlit_server, browser_page):
         page.get_by_text(RESTORED_CAPTION).wait_for(timeout=ANSWER_TIMEOUT_MS)
         _fail_on_app_exception(page, streamlit_server)
 
-        # The strokes are back on the pad, pixel for pixel, and the
-        # results are the drawing's own.
+        # The strokes are back on the pad, pixel for pixel, and the results are the drawing's own.
         back = pad.evaluate(INK_JS)
         assert back["restored"] == back["strokes"] == 2, back
         assert back["ink"] == drawn["ink"] and back["png"] == drawn["png"], (back["ink"], drawn["ink"])
@@ -85,6 +92,9 @@ def test_the_last_drawing_is_back_on_the_pad(streamlit_server, browser_page):
         assert shown["sums"] == second["sums"] and _errors(shown) == _errors(second), (shown, second)
         assert page.get_by_text(PROMPT).count() == 0
         assert not page.locator("button.ll-undo").is_disabled()
+        # The in-browser models (if this browser runs them) do not answer the restored strokes again.
+        state = pad.evaluate(BROWSER_JS)
+        assert state["last"] is None, state
 
         # Undo works on the restored strokes: the first drawing again, answered afresh.
         page.locator("button.ll-undo").click()

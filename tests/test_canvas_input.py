@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from core.errors import LatentLabError
 from core.lab.preprocess import SIZE, centre_of_mass, from_canvas, from_canvas_ink
-from views.canvas import CANVAS_PX, MARGIN_PX, STROKE_PX, _grey_payload, ink_from_drawing
+from views.canvas import CANVAS_PX, MARGIN_PX, STROKE_PX, _grey_payload, ink_from_drawing, strokes_from_drawing
 
 # Strokes in canvas pixels (280×280), as a student might draw them.
 DRAWINGS = {
@@ -87,6 +87,17 @@ def test_ink_from_drawing_round_trip():
     assert out.dtype == np.uint8 and out.shape == (3, 4)
     np.testing.assert_array_equal(out, ink)
     assert ink_from_drawing(None) is None  # an empty pad
+
+
+def test_strokes_from_drawing_gives_the_pads_points_back():
+    """What draw_pad(initial=...) hands a new pad: the drawing's points, or None when it has none or bad ones."""
+    points = [[[150.5, 40], [140, 140.2]], [[70, 50]]]
+    drawing = {"w": 4, "h": 3, "ink": "", "strokes": 2, "points": points, "seq": 5}
+    assert strokes_from_drawing(drawing) == [[[150.5, 40.0], [140.0, 140.2]], [[70.0, 50.0]]]
+    assert strokes_from_drawing({"w": 4, "h": 3, "ink": "", "strokes": 2, "seq": 5}) is None  # a count only
+    assert strokes_from_drawing(None) is None
+    for bad in ([], [[]], [[[1, 2, 3]]], [[["a", 2]]], [[[float("nan"), 2]]], "xy", [[1, 2]]):
+        assert strokes_from_drawing({"points": bad}) is None, bad
 
 
 @pytest.mark.parametrize(

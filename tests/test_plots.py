@@ -92,3 +92,40 @@ def test_code_figure_shows_each_models_code_and_a_vaes_sigma():
     np.testing.assert_allclose(bars[1].y, mu)
     np.testing.assert_allclose(bars[1].error_y.array, sigma)  # μ with ±σ whiskers
     assert [a.text for a in fig.layout.annotations] == ["AE: code", "VAE: μ ± σ"]
+
+
+def _vae_epochs():
+    return [{"epoch": e, "loss": 200 - 15 * e, "reconstruction_loss": 190 - 17 * e, "kl_loss": 10 + e,
+             "val_loss": 198 - 15 * e, "val_reconstruction_loss": 188 - 17 * e, "val_kl_loss": 10.5 + e} for e in (1, 2, 3)]
+
+
+def test_loss_curves_put_kl_on_its_own_axis_and_cut_off_no_point():
+    """A VAE's KL (~14) would be squashed flat on the total's axis (~130): it has a right-hand axis of its own,
+    and every point, the first epoch's and the running marker included, lies inside its axis range with room."""
+    from core.figures.plots import loss_curves
+
+    fig = loss_curves(_vae_epochs(), {"loss": 150.0, "reconstruction_loss": 135.0, "kl_loss": 14.5}, 3.4)
+    layout = fig.layout
+    assert layout.yaxis2.overlaying == "y" and layout.yaxis2.side == "right"
+    kl = [t for t in fig.data if t.name is None or t.name.startswith("KL")]
+    others = [t for t in fig.data if t not in kl]
+    assert kl and all(t.yaxis == "y2" for t in fig.data if t.name and t.name.startswith("KL"))
+    assert all(t.yaxis in (None, "y") for t in others if t.name)
+    for axis, traces in (("y", [t for t in fig.data if t.yaxis in (None, "y")]), ("y2", [t for t in fig.data if t.yaxis == "y2"])):
+        lo, hi = (layout.yaxis if axis == "y" else layout.yaxis2).range
+        values = [v for t in traces for v in t.y]
+        room = 0.05 * (max(values) - min(values))
+        assert lo < min(values) - room and max(values) + room < hi, axis
+    xlo, xhi = layout.xaxis.range
+    xs = [x for t in fig.data for x in t.x]
+    assert xlo < min(xs) - 0.2 and max(xs) + 0.2 < xhi  # the first epoch's points are not on the edge
+    assert layout.yaxis2.range[1] < 30  # KL spans its own axis, not the total's 0–200
+
+
+def test_loss_curves_of_a_plain_ae_have_one_axis():
+    from core.figures.plots import loss_curves
+
+    fig = loss_curves([{"epoch": 1, "loss": 0.2, "val_loss": 0.21}])  # one epoch: a single point per curve
+    assert "yaxis2" not in fig.to_dict()["layout"]
+    lo, hi = fig.layout.yaxis.range
+    assert lo < 0.2 and 0.21 < hi and fig.layout.xaxis.range[0] < 1 < fig.layout.xaxis.range[1]

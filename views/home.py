@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core.lab.presets import QUICK_TIME
 from views.common import warm_up_in_background
 
 warm_up_in_background()  # TensorFlow and the other pages' models load while the class reads this page
@@ -40,7 +41,7 @@ with c1:
   from the prior, interpolation, and the β trade-off.
 - **📤 Upload** — photos or scans of your own digits, made MNIST-style step by step, rebuilt and placed
   on the latent map.
-- **🏋️ Train** — train a model live (the quick preset takes about half a minute), watch the losses and the
+- **🏋️ Train** — train a model live (the quick preset takes """ + QUICK_TIME + """), watch the losses and the
   reconstructions improve, then use it on the Draw page.
 """
     )

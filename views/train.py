@@ -2,6 +2,7 @@
 
 import uuid
 
+import pandas as pd
 import streamlit as st
 
 from core.errors import LatentLabError
@@ -9,6 +10,7 @@ from core.figures.plots import image_grid, loss_curves
 from core.lab.data import require_full_mnist
 from core.lab.presets import PRESETS
 from core.lab.spec import KINDS, ModelSpec
+from core.lab.zoo import name_of
 from core.serving.queue import app_queue
 from views.common import explain, model_store, persist
 from views.lesson_code import LESSON_SPEC, code_panel
@@ -17,6 +19,7 @@ KIND_LABELS = {"lesson": "Lesson dense AE", "conv_ae": "Convolutional AE", "ae_2
                "denoise": "Denoising conv AE", "vae": "Variational AE"}
 JOB_KEY = "tr_job"  # session key: the id of the job this user is watching
 SESSION_KEY = "tr_session"  # session key: this browser session's id in the queue (one job per session)
+LISTED_KEY = "tr_listed"  # session key: the finished job whose model the table below already lists
 
 st.title("🏋️ Training lab")
 st.caption("Train an autoencoder right here. Runs wait their turn in the class's training queue and train "
@@ -101,7 +104,10 @@ def live_panel() -> None:
         st.progress(min(p["fraction"], 1.0), text=f"Epoch {p['epoch']}/{p['epochs']} · step {p['step']}/{p['steps']} · "
                                                  f"{p['elapsed']:.0f} s elapsed · about {p['remaining']:.0f} s left")
     elif job.state == "done":
-        st.success(f"Done in {job.elapsed:.0f} s: **{job.spec.label}** is saved and can be chosen on the other pages.")
+        st.success(f"Done in {job.elapsed:.0f} s: **{name_of(job.spec)}** is saved and can be chosen on the other pages.")
+        if st.session_state.get(LISTED_KEY) != job.id:  # once: the whole page reruns so the table lists it
+            st.session_state[LISTED_KEY] = job.id
+            st.rerun()
     elif job.state == "cancelled":
         st.warning("Cancelled. Nothing was saved.")
     else:
@@ -130,14 +136,22 @@ def live_panel() -> None:
 live_panel()
 
 st.subheader("Models on this server")
+_job_id = st.session_state.get(JOB_KEY)
+_job = queue.job(_job_id) if _job_id is not None else None
+new_key = _job.spec.key if _job is not None and _job.state == "done" else None  # the model this session just trained
 rows = []
 for r in model_store().entries():
     m = r.get("metrics", {})
     recipe = r["spec"]
-    rows.append({"model": r["name"], "where": r["location"], "key": r["key"], "epochs": recipe.get("epochs"),
+    rows.append({"": "✨ new" if r["key"] == new_key else "", "model": name_of(ModelSpec.from_dict(recipe)),
+                 "where": "trained here" if r["location"] == "cache" else "ships with the app", "epochs": recipe.get("epochs"),
                  "batch": recipe.get("batch_size"), "learning rate": recipe.get("learning_rate"), "train s": r.get("train_seconds"),
                  "test BCE": m.get("test_bce"), "test −ELBO": m.get("test_neg_elbo"), "AUROC vs Fashion": m.get("auroc_fashion")})
-st.dataframe(rows, hide_index=True, key="tr_models")
+rows.sort(key=lambda row: row[""] == "")  # the new model first (the rest stay newest first)
+table = pd.DataFrame(rows)
+if new_key is not None:  # the new model's row highlighted too
+    table = table.style.apply(lambda row: ["background-color: #fff3c4" if row[""] else "" for _ in row], axis=1)
+st.dataframe(table, hide_index=True, key="tr_models", height="content")  # every model at once, no inner scrolling
 
 with st.expander("What the losses mean, and what a healthy curve looks like"):
     st.markdown(

@@ -169,26 +169,51 @@ def image_grid(rows: list[list[np.ndarray]], row_titles: list[str], col_titles: 
     return go.Figure(data=traces, layout=layout)
 
 
+def _padded(values: list[float], pad: float = 0.08) -> list[float]:
+    """An axis range that holds every value with `pad` of the span (or of the value) to spare on each side,
+    so no marker sits on, or past, the plot's edge."""
+    lo, hi = min(values), max(values)
+    margin = pad * (hi - lo) if hi > lo else pad * max(abs(hi), 1e-3)
+    return [lo - margin, hi + margin]
+
+
 def loss_curves(epochs: list[dict], running: dict | None = None, step_fraction: float | None = None) -> go.Figure:
     """Per-epoch training and validation losses (solid / dashed, one colour per term); the running
-    mean of the epoch in progress as hollow markers at its fractional epoch."""
+    mean of the epoch in progress as hollow markers at its fractional epoch.
+
+    A VAE's KL term (~14 nats) is an order of magnitude below its total (~130), so it gets its own y axis
+    on the right; both axes and the epoch axis are ranged to hold every point with room to spare."""
     fig = go.Figure()
     terms = [k for k in ("loss", "reconstruction_loss", "kl_loss") if any(k in e for e in epochs) or (running and k in running)]
     names = {"loss": "total", "reconstruction_loss": "reconstruction", "kl_loss": "KL"}
+    xs_all, ys = [0.0], {"y": [], "y2": []}
     for i, term in enumerate(terms):
         colour = OKABE_ITO[(i + 5) % len(OKABE_ITO)]
+        axis = "y2" if term == "kl_loss" else "y"
+        side = " · right axis" if axis == "y2" else ""
         for prefix, dash, label in (("", "solid", "train"), ("val_", "dash", "validation")):
             xs = [e["epoch"] for e in epochs if prefix + term in e]
             if xs:
-                fig.add_trace(go.Scatter(x=xs, y=[e[prefix + term] for e in epochs if prefix + term in e],
-                                         mode="lines+markers", name=f"{names[term]} ({label})",
-                                         line=dict(color=colour, dash=dash)))
+                values = [e[prefix + term] for e in epochs if prefix + term in e]
+                xs_all += xs
+                ys[axis] += values
+                fig.add_trace(go.Scatter(x=xs, y=values, yaxis=axis, mode="lines+markers",
+                                         name=f"{names[term]} ({label}){side}", line=dict(color=colour, dash=dash)))
         if running and term in running and step_fraction is not None:
-            fig.add_trace(go.Scatter(x=[step_fraction], y=[running[term]], mode="markers", showlegend=False,
+            xs_all.append(step_fraction)
+            ys[axis].append(running[term])
+            fig.add_trace(go.Scatter(x=[step_fraction], y=[running[term]], yaxis=axis, mode="markers", showlegend=False,
                                      marker=dict(color=colour, symbol="circle-open", size=10),
                                      hovertemplate="this epoch so far: %{y:.4f}<extra></extra>"))
-    fig.update_layout(xaxis_title="epoch", yaxis_title="loss", height=320, margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", y=1.2), xaxis=dict(rangemode="tozero"))
+    layout = dict(height=340, margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=1.02, yanchor="bottom"),
+                  xaxis=dict(title=dict(text="epoch"), range=[0, max(xs_all) + 0.3]),
+                  yaxis=dict(title=dict(text="loss")))
+    if ys["y"]:
+        layout["yaxis"]["range"] = _padded(ys["y"])
+    if ys["y2"]:
+        layout["yaxis2"] = dict(title=dict(text="KL (nats)"), overlaying="y", side="right", showgrid=False,
+                                range=_padded(ys["y2"]))
+    fig.update_layout(**layout)
     return fig
 
 

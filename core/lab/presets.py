@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from core.lab.spec import ModelSpec
 
+# How long the quick preset takes, said the same way on its label and on Home: measured 27 s in the
+# Training lab on a quiet 2-core server (49 s with a second browser busy on the same machine); training
+# runs in a low-priority worker process, so a busy server stretches it.
+QUICK_TIME = "about half a minute on a quiet 2-core server"
+QUICK = f"Quick: VAE with an 8-D code on 20,000 digits ({QUICK_TIME})"
+
 PRESETS: dict[str, ModelSpec] = {
     # The quickest recipe whose reconstructions stay readable: with a 2-D code the same run is too
     # blurry to recognise, and a 16-D code takes longer than the half minute a class waits
     # (bench/bench_quick_preset.py; figures in docs/performance.md).
-    "Quick: VAE with an 8-D code on 20,000 digits (≈25 s)": ModelSpec(
+    QUICK: ModelSpec(
         "vae", latent_dim=8, epochs=5, batch_size=128, schedule="cosine", train_size=20_000),
     # A 2-D code draws a map on the Latent page; in half a minute it is blurry (see above).
     "2-D VAE for the latent map, on 20,000 digits (≈30 s)": ModelSpec(

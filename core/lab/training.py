@@ -43,6 +43,7 @@ class Progress:
     epoch_end: bool = False
     samples: np.ndarray | None = None  # at epoch end: reconstructions (K, 28, 28, 1) of the watched images
     first_step_s: float | None = None  # `elapsed` when the first step ended (known with step hooks)
+    epoch_s: float | None = None  # seconds an epoch takes (`EpochClock`), known once the first epoch has ended
 
     @property
     def done(self) -> int:
@@ -54,13 +55,49 @@ class Progress:
 
     @property
     def remaining(self) -> float:
-        """Seconds left, from the average time of the steps after the first. The first step includes
-        tracing and XLA compilation, far slower than any later step: counting it would make the
-        estimate shown during the first epoch several times too long."""
+        """Seconds left. Once an epoch has ended: epochs (and the fraction of one) left × `epoch_s`, the
+        time a whole epoch takes, reshuffling and validation included, so the estimate counts down steadily
+        instead of jumping at each epoch's end. During the first epoch: the average time of the steps after
+        the first, which includes tracing and XLA compilation and is far slower than any later step
+        (counting it would make the estimate several times too long)."""
         left = self.epochs * self.steps - self.done
+        if self.epoch_s is not None:
+            return self.epoch_s * left / self.steps
         if self.first_step_s is not None and self.done > 1:
             return (self.elapsed - self.first_step_s) / (self.done - 1) * left
         return self.elapsed * left / self.done if self.done > 0 else float("nan")
+
+
+class EpochClock:
+    """How long an epoch takes, for the time-left estimate: the mean of the epochs timed so far.
+
+    Each epoch is timed from the end of the one before (so its reshuffle, steps, validation pass and
+    watched reconstructions all count). The first epoch is not like the others: its first step traces and
+    compiles the model and its last (a smaller batch) compiles again, so it counts with those two steps
+    replaced by its ordinary ones (when the steps were timed). A mean over the epochs, not the latest
+    alone, keeps one slow epoch on a busy server from swinging the estimate.
+    """
+
+    def __init__(self, start: float = 0.0):
+        self.start = start  # when the epoch in progress began (the previous one ended)
+        self.step_ends: list[float] = []  # end times of the epoch in progress's steps
+        self.durations: list[float] = []  # seconds per completed epoch (the first adjusted as above)
+
+    def step(self, t: float) -> None:
+        self.step_ends.append(t)
+
+    def epoch_end(self, t: float) -> None:
+        seconds = t - self.start
+        if not self.durations and len(self.step_ends) >= 4:
+            first, last = self.step_ends[0] - self.start, self.step_ends[-1] - self.step_ends[-2]
+            ordinary = (self.step_ends[-2] - self.step_ends[0]) / (len(self.step_ends) - 2)
+            seconds -= first + last - 2 * ordinary
+        self.durations.append(max(seconds, 0.0))
+        self.start, self.step_ends = t, []
+
+    @property
+    def epoch_s(self) -> float | None:
+        return sum(self.durations) / len(self.durations) if self.durations else None
 
 
 @dataclass
@@ -152,6 +189,7 @@ class _EpochProgress(keras.callbacks.Callback):
         self.epoch = 0
         self.last_sent = 0.0
         self.first_step_s = None  # seconds from start to the end of the first step (compilation included)
+        self.clock = EpochClock()  # seconds per epoch, for the time-left estimate
         self.cancelled = False
 
     def _send(self, step, logs, epoch_end=False):
@@ -166,12 +204,15 @@ class _EpochProgress(keras.callbacks.Callback):
         if epoch_end and self.watch is not None:
             samples = np.asarray(self.model(self.watch, training=False))  # (K, 28, 28, 1)
         self.on_progress(Progress(self.epoch + 1, self.spec.epochs, step, self.steps, now - self.t0, logs, epoch_end, samples,
-                                  self.first_step_s))
+                                  self.first_step_s, self.clock.epoch_s))
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        if epoch == 0:
+            self.clock.start = time.perf_counter() - self.t0
 
     def on_epoch_end(self, epoch, logs=None):
+        self.clock.epoch_end(time.perf_counter() - self.t0)
         self._send(self.steps, logs, epoch_end=True)
 
 
@@ -179,6 +220,7 @@ class _BatchProgress(_EpochProgress):
     """Adds step-level progress and cooperative cancellation (checked after every step)."""
 
     def on_train_batch_end(self, batch, logs=None):
+        self.clock.step(time.perf_counter() - self.t0)
         if self.first_step_s is None:
             self.first_step_s = time.perf_counter() - self.t0
         self._send(batch + 1, logs)
