@@ -172,7 +172,8 @@ def test_websocket_upgrades_through_the_proxy_and_runs_a_page(topology):
     assert run.mentions("Models on this server")
     # The websocket went to the replica that the same route's page requests go to.
     _get(f"{topology.proxy}/train", cookie=f"{ROUTE_COOKIE}=websocket-test")
-    log = topology.access_log(until=lambda lines: _upstreams(lines, "websocket-test", "/_stcore/stream"))
+    log = topology.access_log(until=lambda lines: _upstreams(lines, "websocket-test", "/_stcore/stream")
+                              and _upstreams(lines, "websocket-test", "/train"))
     assert _upstreams(log, "websocket-test", "/_stcore/stream").keys() == _upstreams(log, "websocket-test", "/train").keys()
 
 
