@@ -265,24 +265,24 @@ def _read_subset(name: str, dataset: str) -> PageImages:
                       source=f"the subset shipped with the app (assets/data/{path.name})")
 
 
+def _for_pages(name: str, subset: str, full: Path | None, load) -> PageImages:
+    """The full test set of a dataset if its files are here (`full`), else the shipped subset."""
+    if full is None:
+        return _read_subset(subset, name)
+    split = load()
+    return PageImages(name, split.x_test, split.y_test, np.arange(len(split.y_test)), subset=False, source=str(full))
+
+
 @functools.lru_cache(maxsize=1)
 def mnist_for_pages() -> PageImages:
     """The MNIST test images the pages show: the full test set if the full data is here, else the subset."""
-    path = _full_mnist_file()
-    if path is None:
-        return _read_subset("mnist", "MNIST")
-    m = load_mnist()
-    return PageImages("MNIST", m.x_test, m.y_test, np.arange(len(m.y_test)), subset=False, source=str(path))
+    return _for_pages("MNIST", "mnist", _full_mnist_file(), load_mnist)
 
 
 @functools.lru_cache(maxsize=1)
 def fashion_for_pages() -> PageImages:
     """The Fashion-MNIST test images the pages show (the anomaly set): full test set, else the subset."""
-    folder = _full_fashion_dir()
-    if folder is None:
-        return _read_subset("fashion", "Fashion-MNIST")
-    f = load_fashion_mnist()
-    return PageImages("Fashion-MNIST", f.x_test, f.y_test, np.arange(len(f.y_test)), subset=False, source=str(folder))
+    return _for_pages("Fashion-MNIST", "fashion", _full_fashion_dir(), load_fashion_mnist)
 
 
 def subset_note(*shown: PageImages) -> str | None:

@@ -27,6 +27,14 @@ FIXED_LATENT_DIM = {"ae_2d": 2}  # kinds whose code size is part of what they ar
 MAX_ROTATION = 45.0  # degrees: beyond this a turn is an anomaly (the Anomalies page turns digits by 90°)
 
 
+
+def _check_fields(cls, d: dict, what: str) -> None:
+    """A saved dict names only fields `cls` has (a record from other code fails loudly, not silently)."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise LatentLabError(f"unknown {what} fields {unknown}; valid fields: {sorted(known)}")
+
 @dataclass(frozen=True)
 class Augment:
     """How training images are distorted, the way other people's handwriting differs from MNIST's
@@ -78,10 +86,7 @@ class Augment:
 
     @classmethod
     def from_dict(cls, d: dict) -> Augment:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise LatentLabError(f"unknown augment fields {unknown}; valid fields: {sorted(known)}")
+        _check_fields(cls, d, "augment")
         return cls(**d)
 
 
@@ -166,10 +171,7 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelSpec:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise LatentLabError(f"unknown spec fields {unknown}; valid fields: {sorted(known)}")
+        _check_fields(cls, d, "spec")
         d = dict(d)
         d["digits"] = tuple(d.get("digits", ()))
         if d.get("augment") is not None:
