@@ -50,6 +50,18 @@ def needs_full_data():
 
 
 @pytest.fixture
+def app():
+    """The whole app in AppTest, after its first run (Home). The first run in a process imports
+    TensorFlow and loads models, hence the long timeout."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+@pytest.fixture
 def tiny_spec():
     """A spec that trains in a few seconds (a few hundred images, one epoch)."""
     from core.lab.spec import ModelSpec

@@ -4,18 +4,8 @@ import base64
 import json
 
 import numpy as np
-import pytest
-from streamlit.testing.v1 import AppTest
 
 TIMEOUT = 90  # the first run imports TensorFlow and loads models
-
-
-@pytest.fixture
-def app():
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception
-    return at
 
 
 def test_home_page(app):

@@ -7,19 +7,9 @@ import base64
 import json
 
 import numpy as np
-import pytest
-from streamlit.testing.v1 import AppTest
 
 TIMEOUT = 120  # the first runs import TensorFlow and load models
 LESSON = "views/lesson.py"
-
-
-@pytest.fixture
-def app():
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception
-    return at
 
 
 def _lesson(app, step: int | None = None):
