@@ -13,6 +13,7 @@ SCREENSHOT = "/tmp/anomaly_e2e.png"  # the final page, pass or fail
 FIRST_RUN_MS = 180_000  # the first visit loads TensorFlow and a one-class VAE and scores ~10 000 images
 SLIDER = '[class*="st-key-an_threshold_"]'  # the key names the model, data and score, so match its start
 RUNNING = '[data-testid="stStatusWidget"]'  # Streamlit's "Running…" indicator
+THRESHOLD_USED = ".st-key-an_threshold_used"  # the caption naming the threshold the metrics were computed at
 METRICS = ("Precision", "Recall", "F1", "False-positive rate", "AUROC")
 
 READ_METRICS_JS = """() => Object.fromEntries(
@@ -45,23 +46,24 @@ def _thumb(page):
 
 def move_threshold(page, key: str, presses: int) -> dict[str, float]:
     """Focus the slider's thumb, press `key` `presses` times, and return the metrics once the page
-    has answered: changed from before, and unchanged for a second with no run in progress (the
-    key presses may reach the server as several reruns)."""
+    shows the figures for the thumb's final value. The key presses may reach the server as several
+    reruns, and on a loaded machine a pause between two of them looks like a settled page, so this
+    waits for the threshold the figures say they were computed at ("At threshold t = …") to be the
+    thumb's own, with no run in progress."""
     thumb = _thumb(page)
-    start, before = float(thumb.input_value()), page.evaluate(READ_METRICS_JS)
+    start = float(thumb.input_value())
     thumb.focus()
     for _ in range(presses):
         page.keyboard.press(key)
-    page.wait_for_function(f"(old) => JSON.stringify(({READ_METRICS_JS})()) !== JSON.stringify(old)",
-                           arg=before, timeout=30_000)
-    last, stable_since = None, time.monotonic()
-    while time.monotonic() - stable_since < 1.0:
-        page.wait_for_timeout(200)
-        now = page.evaluate(READ_METRICS_JS)
-        if now != last or page.locator(RUNNING).count():
-            last, stable_since = now, time.monotonic()
     moved = float(thumb.input_value())
     assert (moved > start) if key == "ArrowRight" else (moved < start), (key, start, moved)
+    shown = page.locator(THRESHOLD_USED)
+    expected = f"At threshold t = {moved:.4f}:"
+    deadline = time.monotonic() + 60
+    while not (expected in shown.inner_text() and not page.locator(RUNNING).count()):
+        assert time.monotonic() < deadline, (expected, shown.inner_text())
+        page.wait_for_timeout(100)
+    assert float(thumb.input_value()) == moved  # the thumb stayed where the keys left it
     return read_metrics(page)
 
 

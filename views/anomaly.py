@@ -136,6 +136,9 @@ def threshold_panel(model_name: str, digit: int | None, anomaly_set: str, score_
     m3.metric("F1", f"{c.f1:.3f}")
     m4.metric("False-positive rate", f"{c.false_positive_rate:.3f}", help="Share of normal images wrongly flagged.")
     m5.metric("AUROC", f"{auroc:.4f}", help="Chance that a random anomaly scores higher than a random normal image.")
+    with st.container(key="an_threshold_used"):  # the threshold these figures were computed at
+        st.caption(f"At threshold t = {threshold:.4f}: {c.tp + c.fp} of {c.tp + c.fp + c.tn + c.fn} held-out "
+                   f"images flagged ({c.tp} anomalies, {c.fp} normal).")
 
     marks = {}
     if user_mark is not None:
