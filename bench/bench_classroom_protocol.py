@@ -8,6 +8,7 @@ errors, memory of all the app servers (+ nginx) ≤ 3 GB.
     flock /tmp/latentlab-cpu.lock python bench/bench_classroom_protocol.py --students 10 --duration 15
     flock /tmp/latentlab-cpu.lock python bench/bench_classroom_protocol.py --replicas 2 --students 100
     flock /tmp/latentlab-cpu.lock python bench/bench_classroom_protocol.py --replicas 2 --knee 20,40,60,80,100
+    flock /tmp/latentlab-cpu.lock python bench/bench_classroom_protocol.py --in-browser --knee 60,100,150
 
 `--replicas 1` (the default) is one `streamlit run app.py`, reached directly; `--replicas N` (N ≥ 2) is
 N of them sharing the model cache behind Debian's nginx running deploy/nginx.conf itself (only its
@@ -141,7 +142,8 @@ def report(args, n: int, out: dict, fig: dict, peak_bytes: int, spread: list[int
     ms, errors = fig["ms"], fig["errors"]
     where = "one server" if args.replicas == 1 else f"{args.replicas} replicas behind nginx"
     print(f"# classroom over Streamlit's websocket protocol, {where}: {n} students, a stroke every "
-          f"{args.period:g} s ± 0.5 s for {args.duration:g} s")
+          f"{args.period:g} s ± 0.5 s for {args.duration:g} s"
+          + ("; each pad answers in the browser" if args.in_browser else "; the server answers every stroke"))
     print(f"{platform.node()}, {cores} CPUs, {datetime.datetime.now():%Y-%m-%d %H:%M}, "
           f"load average at the end {out['load'][0]:.2f} / {out['load'][1]:.2f} / {out['load'][2]:.2f} (1/5/15 min)")
     print(f"code: {code_version()}")
@@ -203,7 +205,8 @@ def one_class(args, n: int, nginx: str | None) -> dict:
     sampler.start()
     try:
         out = asyncio.run(classroom(top.base, [p.pid for p in top.servers], n, args.duration, args.period, args.seed,
-                                    replicas=top.replicas, proxy_pids=[top.nginx.pid] if top.nginx else []))
+                                    replicas=top.replicas, proxy_pids=[top.nginx.pid] if top.nginx else [],
+                                    browser=args.in_browser))
         spread, proxy_problems = stickiness(top, n) if top.nginx else (None, [])
     finally:
         sampler.stop()
@@ -243,6 +246,9 @@ def main() -> int:
     parser.add_argument("--replicas", type=int, default=1, help="1: one server, directly; N ≥ 2: N behind nginx")
     parser.add_argument("--knee", default="", help="student counts, e.g. 20,40,60,80,100: one class each (overrides --students)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--in-browser", action="store_true",
+                        help="every student's pad runs the Draw models in the browser (its drawings say so, as "
+                             "canvas.js's do once onnxruntime-web is ready): the server runs no model per stroke")
     args = parser.parse_args()
     counts = [int(c) for c in args.knee.split(",") if c.strip()] if args.knee else [args.students]
     if min(counts) < 1 or args.duration < 0 or args.period <= 0.5 or args.replicas < 1:

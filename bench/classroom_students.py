@@ -73,11 +73,12 @@ def _coverage(points: np.ndarray) -> np.ndarray:
     return out
 
 
-def pad_value(coverages: list[np.ndarray], seq: int) -> dict | None:
+def pad_value(coverages: list[np.ndarray], seq: int, browser: bool = False) -> dict | None:
     """The pad's `drawing` after these strokes (each a (280, 280) coverage), as canvas.js's publish()
     sends it: None when empty, else {w, h, ink, strokes, seq} with ink = base64 of the (h, w) uint8
     grey levels of the ink's bounding box plus MARGIN_PX, row-major. (The pad also sends `points`, its strokes'
-    coordinates, which the Draw page only keeps to repaint them when the student comes back: left out here.)"""
+    coordinates, which the Draw page only keeps to repaint them when the student comes back: left out here.)
+    `browser`: the pad runs the models itself (its in-browser runtime is ready), so the server runs none."""
     if not coverages:
         return None
     paint = np.zeros((CANVAS_PX, CANVAS_PX), np.float32)
@@ -91,7 +92,7 @@ def pad_value(coverages: list[np.ndarray], seq: int) -> dict | None:
     x0, x1 = max(0, cols[0] - MARGIN_PX), min(CANVAS_PX, cols[-1] + 1 + MARGIN_PX)
     crop = np.ascontiguousarray(levels[y0:y1, x0:x1])
     return {"w": int(x1 - x0), "h": int(y1 - y0), "ink": base64.b64encode(crop.tobytes()).decode("ascii"),
-            "strokes": len(coverages), "seq": seq}
+            "strokes": len(coverages), "seq": seq, "browser": browser}
 
 
 @dataclass
@@ -103,7 +104,7 @@ class Step:
     clear_first: bool
 
 
-def lesson(n_strokes: int, seed: int, seq0: int = 0) -> list[Step]:
+def lesson(n_strokes: int, seed: int, seq0: int = 0, browser: bool = False) -> list[Step]:
     """A student's `n_strokes` strokes of their own, STROKES_PER_DRAWING to a drawing, the pad cleared
     before each new drawing; `seq` counts every send from `seq0`, as the pad does (from Date.now())."""
     steps, current, seq = [], [], seq0
@@ -113,7 +114,7 @@ def lesson(n_strokes: int, seed: int, seq0: int = 0) -> list[Step]:
             current, seq = [], seq + 1  # Clear sends null, and counts
         current.append(_coverage(np.array(stroke, np.float32) * CANVAS_PX))  # fractions of the pad → bitmap px
         seq += 1
-        steps.append(Step(pad_value(current, seq), clear))
+        steps.append(Step(pad_value(current, seq, browser), clear))
     return steps
 
 # ---------------------------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ class Stroke:
     ms: float  # BackMsg sent → script_finished received
     wait_ms: float  # of which BackMsg sent → the run's new_session received (queueing, thread start)
     drawing: dict
-    input_panel: dict  # the strip's first panel: {title, note, w, h, pixels}
+    input_panel: dict | None  # the strip's first panel: {title, note, w, h, pixels}; None: the pad's own
     fragment_ids: tuple[str, ...]  # what the server reran: the pad's fragment, not the whole page
 
 
@@ -189,7 +190,7 @@ class Student:
             self.errors.append(f"stroke {i}: the run finished without the reconstructions strip")
             return
         self.strokes.append(Stroke((run.finished - t0) * 1000, (run.started - t0) * 1000, step.drawing,
-                                   strip["panels"][0], run.fragment_ids))
+                                   None if strip.get("lead") else strip["panels"][0], run.fragment_ids))
 
     async def draw_each(self, pause: float) -> None:
         """Every prepared stroke in turn, `pause` s after each answer (the teacher, alone on the server)."""
@@ -241,6 +242,8 @@ def check_inputs(students: list[Student]) -> list[str]:
     errors = []
     for s in students:
         for k, stroke in enumerate(s.strokes):
+            if stroke.input_panel is None:
+                continue  # the pad answered it in the browser: the strip's input panel is the pad's
             want = np.rint(np.clip(from_canvas_ink(ink_from_drawing(stroke.drawing)).image, 0, 1) * 255)  # (28, 28)
             panel = stroke.input_panel
             got = np.frombuffer(base64.b64decode(panel["pixels"]), np.uint8).reshape(panel["h"], panel["w"])
@@ -291,17 +294,19 @@ def cpu_by_thread(before: tuple, after: tuple) -> list[tuple[str, float]]:
 
 async def classroom(base: str, server_pids: list[int], n: int, seconds: float, interval: float, seed: int,
                     baseline_strokes: int = BASELINE_STROKES, replicas: list[str] | None = None,
-                    proxy_pids: list[int] | None = None) -> dict:
+                    proxy_pids: list[int] | None = None, browser: bool = False) -> dict:
     """The teachers first, one on each of `replicas` (default: `base`) directly: a warm-up stroke, then
     `baseline_strokes` strokes alone on it. Then `n` students open the page at `base` (the proxy, or
     the one server) at once and draw for `seconds`. `server_pids` (the app servers) and `proxy_pids`
-    (nginx): processes whose CPU is measured over the drawing phase. Returns what `summarise` reads."""
+    (nginx): processes whose CPU is measured over the drawing phase. `browser`: every pad answers its
+    strokes in the browser (students' drawings say so; the teachers' warm the models on the server).
+    Returns what `summarise` reads."""
     # Every drawing is made before anything is timed: a stroke every interval - 0.5 s at most, and spare.
     per_student = int(np.ceil(seconds / max(interval - 0.5, 0.1))) + 3
     seq0 = int(time.time() * 1000)  # the pad starts counting its sends at the clock
     teachers = [Student(-1 - r, url, lesson(1 + baseline_strokes, 10_000 * (seed + 1) + 1000 * r, seq0),
                         np.random.default_rng([seed, 1, r])) for r, url in enumerate(replicas or [base])]
-    students = [Student(k, base, lesson(per_student, 10_000 * (seed + 1) + k + 1, seq0 + k),
+    students = [Student(k, base, lesson(per_student, 10_000 * (seed + 1) + k + 1, seq0 + k, browser),
                         np.random.default_rng([seed, 2, k])) for k in range(n)]
 
     # Each teacher opens the page and draws before class, so the models load and warm up then on every

@@ -57,9 +57,12 @@ class Run:
     pad_seen: bool = False
 
     def reconstructions(self) -> dict | None:
-        """The strip whose first panel is the model's input, with at least three reconstructions after it."""
+        """The strip whose first panel is the model's input, with at least three reconstructions after it;
+        or the strip that leaves those (`lead` ≥ 4 panels) to the pad's own answer in the browser."""
         for strip in self.strips:
             panels = strip.get("panels") or []
+            if strip.get("follow") and (strip.get("lead") or 0) >= 4:
+                return strip
             if (len(panels) >= 4 and panels[0].get("title") == INPUT_TITLE
                     and all(str(p.get("note", "")).startswith("error ") for p in panels[1:])):
                 return strip

@@ -117,16 +117,43 @@ def test_draw_page_shows_the_same_from_onnx_and_from_keras(app, monkeypatch):
         assert np.abs(pa - pb).max() <= 1
 
 
-def test_draw_page_reconstructs_what_the_pad_sends(app):
-    import base64
-
-    import numpy as np
-
-    # What the pad (views/canvas/canvas.js) sends after one stroke: the ink's crop as grey levels.
+def _one_stroke(**more) -> dict:
+    """What the pad (views/canvas/canvas.js) sends after one stroke: the ink's crop as grey levels."""
     ink = np.zeros((120, 40), np.uint8)
     ink[8:112, 10:30] = 255
-    drawing = {"w": 40, "h": 120, "scale": 1, "ink": base64.b64encode(ink.tobytes()).decode(), "strokes": 1, "seq": 1}
-    app.session_state["draw_canvas"] = {"drawing": drawing}
+    return {"w": 40, "h": 120, "ink": base64.b64encode(ink.tobytes()).decode(), "strokes": 1, "seq": 1, **more}
+
+
+def test_draw_page_leaves_a_drawing_the_pad_answers_to_the_pad(app, monkeypatch):
+    """A drawing the pad marks `browser` (it runs the shipped models itself) costs the server no model
+    call: its strip names the pad's panels (`lead`) and adds none of its own. The user's digit is still
+    kept for the other pages. If the server cannot serve the browser the models, it answers in full."""
+    from core.lab import compare
+    from core.lab.zoo import FAST_PATH
+    from core.serving import browser
+
+    monkeypatch.setattr(browser, "in_browser", lambda names: browser.InBrowser(runtime="app/static/ort/x.mjs"))
+    calls, reconstruct_all = [], compare.reconstruct_all
+    monkeypatch.setattr(compare, "reconstruct_all", lambda models, x: calls.append(list(models)) or reconstruct_all(models, x))
+    app.session_state["draw_canvas"] = {"drawing": _one_stroke(seq=7, browser=True)}
+    app.switch_page("views/draw.py").run()
+    assert not app.exception and not app.error
+    strip = _strip(app, "draw_reconstructions")
+    assert (strip["lead"], strip["seq"], strip["panels"], strip["follow"]) == (1 + len(FAST_PATH), 7, [], True)
+    assert calls == []  # no model ran on the server
+    assert app.session_state["user_digit"]["source"] == "your drawing"
+    assert app.session_state["user_digit"]["image"].shape == (28, 28)
+
+    monkeypatch.setattr(browser, "in_browser", lambda names: browser.InBrowser(reason="no runtime"))
+    app.session_state["draw_canvas"] = {"drawing": _one_stroke(seq=8, browser=True)}
+    app.run()
+    assert not app.exception and not app.error
+    assert _strip(app, "draw_reconstructions")["lead"] == 0
+    _assert_reconstructions(app)
+
+
+def test_draw_page_reconstructs_what_the_pad_sends(app):
+    app.session_state["draw_canvas"] = {"drawing": _one_stroke(browser=False)}
     app.switch_page("views/draw.py").run()
     assert not app.exception and not app.error
     _assert_reconstructions(app)

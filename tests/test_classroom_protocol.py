@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -67,7 +68,7 @@ def _run(coro):
         return pool.submit(asyncio.run, coro).result()
 
 
-def _check_class(out: dict, fig: dict, n_teachers: int) -> None:
+def _check_class(out: dict, fig: dict, n_teachers: int, in_browser: bool = False) -> None:
     assert fig["errors"] == [], fig["errors"]
     assert len(fig["warm_ms"]) == n_teachers and len(fig["baseline_ms"]) == 2 * n_teachers
     for student in out["students"]:
@@ -77,7 +78,10 @@ def _check_class(out: dict, fig: dict, n_teachers: int) -> None:
         assert len(student.strokes) >= SECONDS / (INTERVAL + 0.5), len(student.strokes)
         for stroke in student.strokes:
             assert stroke.fragment_ids == (session.pad_fragment,)  # a fragment rerun, as the browser asks
-            assert stroke.input_panel["title"] == INPUT_TITLE
+            if in_browser:  # the pad answered: the server ran no model and left the strip's panels to it
+                assert stroke.input_panel is None and stroke.drawing["browser"] is True
+            else:
+                assert stroke.input_panel["title"] == INPUT_TITLE
             assert 0 < stroke.ms < students.ANSWER_TIMEOUT_S * 1000
     assert fig["answered"] == sum(len(s.strokes) for s in out["students"]) == len(fig["ms"])
     assert out["server_cpu"] > 0 and out["client_cpu"] > 0
@@ -88,6 +92,21 @@ def test_two_students_are_answered_with_reconstructions(server):
     out = _run(students.classroom(f"http://127.0.0.1:{port}", [proc.pid], STUDENTS, SECONDS, INTERVAL,
                                   seed=3, baseline_strokes=2))
     _check_class(out, bench.summarise(out, log.read_text(errors="replace")), n_teachers=1)
+
+
+def test_students_whose_pads_answer_in_the_browser_cost_the_server_no_model(server):
+    """Drawings marked `browser` (the pad runs the models itself, as canvas.js says once onnxruntime-web
+    is ready): each fragment rerun delivers a strip that leaves the input and the three reconstructions
+    to the pad (`lead` 4, no panels of its own)."""
+    from core.serving import browser
+
+    missing = [f for f in browser.RUNTIME_FILES if not (browser.STATIC_DIR / browser.RUNTIME[0] / f).is_file()]
+    if missing and not os.environ.get("CI"):
+        pytest.skip(f"onnxruntime-web is not in static/ort: run `{browser.SET_UP}`")
+    proc, log, port = server
+    out = _run(students.classroom(f"http://127.0.0.1:{port}", [proc.pid], 1, SECONDS, INTERVAL,
+                                  seed=4, baseline_strokes=2, browser=True))
+    _check_class(out, bench.summarise(out, log.read_text(errors="replace")), n_teachers=1, in_browser=True)
 
 
 def _cookie_names(header: str) -> set[str]:

@@ -98,13 +98,17 @@ def _resample() -> None:
     st.session_state[SEED_KEY] = st.session_state.get(SEED_KEY, 0) + 1
 
 
-def _show(x: np.ndarray, steps: list, source: str, extra: tuple, seq: int | None = None, inside: bool = False) -> None:
-    remember_user_digit(x, source)
-    recs = _reconstructions(x, MODELS, extra)
-    # For a drawing (its pad `seq`), the pad may have painted this strip already from the browser: ours confirms it.
-    image_strip([x] + [r.image for r in recs], ["what the model sees"] + [r.name for r in recs],
-                ["28×28"] + [f"error {r.bce:.3f}" for r in recs], key="draw_reconstructions", height=TILE_PX,
-                follow_pad=seq is not None, seq=seq)
+def _show(x: np.ndarray, steps: list, source: str, extra: tuple, seq: int | None = None, inside: bool = False,
+          in_pad: bool = False) -> None:
+    """`in_pad`: the pad answers this drawing (its `seq`) in the browser with the shipped models, so the
+    server runs only the Training-lab models `extra` and leaves the strip's first panels to the pad."""
+    remember_user_digit(x, source)  # other pages (Anomalies, Latent space) use the user's digit
+    shown = () if in_pad else MODELS
+    recs = _reconstructions(x, shown, extra) if shown or extra else []
+    lead = [] if in_pad else [x]
+    image_strip(lead + [r.image for r in recs], ["what the model sees"] * len(lead) + [r.name for r in recs],
+                ["28×28"] * len(lead) + [f"error {r.bce:.3f}" for r in recs], key="draw_reconstructions",
+                height=TILE_PX, follow_pad=seq is not None, seq=seq, lead=1 + len(MODELS) if in_pad else 0)
     st.caption("Error = mean per-pixel binary cross-entropy between the input and the reconstruction "
                "(the loss the models were trained on; lower is better).")
     if inside:  # off by default: these double the server's work per stroke, which a whole class pays for
@@ -185,8 +189,12 @@ def _lab() -> None:
                 pre = from_canvas_ink(ink_from_drawing(drawing))
                 x, steps, source = pre.image, pre.steps, "your drawing"
             # A restored drawing keeps its old seq: older than any stroke on the new pad (seq starts at the
-            # clock), so the strip still paints the pad's next answer at once.
-            _show(x, steps, source, extra, seq=None if use_example else drawing.get("seq"), inside=inside)
+            # clock), so the strip still paints the pad's next answer at once. The pad answers the drawings
+            # it marks `browser` itself (never a restored one: a new pad does not answer its initial strokes).
+            in_pad = (not use_example and not restored and drawing.get("browser") is True
+                      and in_browser(MODELS).on)
+            _show(x, steps, source, extra, seq=None if use_example else drawing.get("seq"), inside=inside,
+                  in_pad=in_pad)
         except LatentLabError as err:
             show_error(err)
 

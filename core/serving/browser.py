@@ -2,7 +2,9 @@
 
 The pad (views/canvas) answers a stroke itself: it preprocesses the ink, runs each model's exported
 encoder and decoder, and scores the reconstruction, in the page, with no server round trip. The server
-still gets every drawing and confirms the same numbers. For that, Streamlit serves the folder `static/`
+still gets every drawing (the other pages use the user's digit), marked as answered by the pad, and then
+runs none of these models for it: a stroke's model work is the student's browser's, not the class
+server's. For that, Streamlit serves the folder `static/`
 beside app.py at `app/static/` (`server.enableStaticServing`, .streamlit/config.toml), and two things
 go there, neither of them committed (static/ is git-ignored):
 

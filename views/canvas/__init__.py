@@ -9,8 +9,10 @@ bounding box plus a margin (a typical digit ~230×130 bytes, at most 280×280), 
 
 Given the in-browser models (`core.serving.browser.in_browser`), the pad also answers each drawing
 itself: mnist.js is the server's preprocessing and error ported to JavaScript, in_browser.js runs the
-exported models with onnxruntime-web, and the strip that follows the pad paints the answer at once; the
-server's answer to the same drawing then confirms it (strip.js says how the two are ordered).
+exported models with onnxruntime-web, and the strip that follows the pad paints the answer at once. A
+drawing the pad answers is marked `browser: true`, and the server then runs only what the pad cannot
+(models trained in the Training lab), leaving the strip's first panels to the pad (strip.js says how the
+two are put together); any other drawing the server answers in full.
 
 The strip shows small grey images with captions as raw uint8 pixels painted into canvases, far cheaper
 per stroke than building and sending a Plotly figure of heatmaps (docs/performance.md).
@@ -120,15 +122,18 @@ def ink_from_drawing(drawing: dict | None) -> np.ndarray | None:
 
 
 def image_strip(images: list[np.ndarray], titles: list[str], notes: list[str] | None = None, *, key: str,
-                height: int = 120, follow_pad: bool = False, seq: int | None = None) -> None:
+                height: int = 120, follow_pad: bool = False, seq: int | None = None, lead: int = 0) -> None:
     """Grey images (each 2-D, values in [0, 1], any size) side by side, `height` CSS pixels tall, with a
     title and an optional note under each.
 
     `follow_pad`: also paint the answers the Draw pad computes in the browser, at once; `seq`: the pad
-    drawing these images answer (its `seq`), so that the older of two answers never replaces the newer."""
+    drawing these images answer (its `seq`), so that the older of two answers never replaces the newer.
+    `lead`: the number of panels the pad's own answer to drawing `seq` puts first (the server did not
+    compute them); the images given go after them."""
     notes = notes if notes is not None else [""] * len(images)
     assert len(images) == len(titles) == len(notes), (len(images), len(titles), len(notes))
-    _mount_strip(key=key, data={"height": height, "follow": follow_pad, "seq": seq, "panels": [
+    assert not lead or (follow_pad and seq is not None), "only a strip that follows the pad leaves panels to it"
+    _mount_strip(key=key, data={"height": height, "follow": follow_pad, "seq": seq, "lead": lead, "panels": [
         {"title": t, "note": n, **_grey_payload(img)} for img, t, n in zip(images, titles, notes, strict=True)
     ]}, height="content")
 

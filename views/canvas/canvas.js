@@ -4,13 +4,15 @@
 // White strokes on black, drawn with pointer events (mouse, pen and touch alike). After each stroke, Undo,
 // Redo and Clear, the drawing is repainted from its strokes and sent to Python as the one state value
 // `drawing`: {w, h, ink: base64 of h·w uint8 grey levels, strokes (their count), points (the strokes'
-// [x, y] in bitmap pixels, to 0.1 px), seq}, or null when the pad is empty.
+// [x, y] in bitmap pixels, to 0.1 px), seq, browser (true: the pad answers it in the browser)}, or null
+// when the pad is empty.
 // Only the ink's bounding box (plus a margin) is sent, at full resolution, sent at once on pointer-up (no
 // PNG encoding, no throttling). (Halving it too was tried: a thin straight stroke then lands on a
 // different phase of the 20×20 fit, and the 28×28 input differs from from_canvas's by a mean of 0.03.)
 //
 // When Python hands it the in-browser models (data.browser, core/serving/browser.py), the pad also answers
-// each drawing itself (in_browser.js) and says in its status line where the answers come from.
+// each drawing itself (in_browser.js) and says in its status line where the answers come from. If the
+// models fail after a drawing was sent as answered here, the pad sends it again unmarked, for the server.
 //
 // Given data.initial = {strokes: [[[x, y], ...], ...]} (the points of a drawing sent earlier), a new pad starts
 // with those strokes painted, sending nothing (the page already shows their answers) until the user
@@ -64,11 +66,16 @@ function createPad(root, canvas, config) {
   const status = root.querySelector(".ll-status");
   const STATUS = {
     loading: "Loading the models into your browser…",
-    ready: "⚡ The models run in your browser; the server checks each answer.",
+    ready: "⚡ The models run in your browser.",
   };
   // state: loading, ready, off (Python says why) or failed (the browser could not load or run them).
   const setStatus = (state, why) => {
     canvas.dataset.browser = state; // for tests and benchmarks
+    // The last drawing was sent as one the pad would answer, and now it cannot: ask the server instead.
+    if (state === "failed" && pad.sent && pad.sent.browser && pad.send) {
+      pad.sent = { ...pad.sent, browser: false };
+      pad.send(pad.sent);
+    }
     if (!status) return;
     const reason = state === "failed" ? `your browser could not run them (${why})` : why;
     status.textContent = STATUS[state] || `The models run on the server${reason ? `: ${reason}` : ""}.`;
@@ -145,7 +152,9 @@ function createPad(root, canvas, config) {
     const pixels = strokes.length ? sample() : null;
     const { bytes, ...sent } = pixels || {};
     const points = strokes.map((s) => s.map((p) => [p[0], p[1]])); // a copy: the strokes change
-    pad.sent = pixels && { ...sent, strokes: strokes.length, points, seq }; // (kept for tests)
+    // `browser`: the pad answers this drawing itself, so the server leaves the shipped models to it.
+    const browser = Boolean(pad.models && pad.models.state === "ready");
+    pad.sent = pixels && { ...sent, strokes: strokes.length, points, seq, browser }; // (kept for tests)
     if (!pad.sent && sentNull) {
       if (pad.cleared) pad.cleared();
     } else if (pad.send) {

@@ -9,10 +9,11 @@
 //   ink → preprocessInk → x (1, 28, 28, 1) → encode → code (a VAE: z_mean) → decode → x̂ → BCE(x, x̂)
 //
 // and goes to the reconstructions strip as a window event (ANSWER_EVENT, detail {seq, panels, ...});
-// the strip (strip.js) paints it at once and lets the server's own answer for the same drawing confirm
-// it rather than repaint it.
+// the strip (strip.js) paints it at once, and the server, told the pad answers this drawing, sends only
+// the panels the pad cannot compute.
 
 const ANSWER_EVENT = "latent-lab:draw-answer";
+const ASK_EVENT = "latent-lab:draw-ask"; // strip.js: a strip that lost the pad's answer to drawing `seq`
 const INPUT_TITLE = "what the model sees"; // the server's strip says the same (views/draw.py)
 const INPUT_NOTE = "28×28";
 
@@ -66,13 +67,21 @@ function createModels(config, onStatus) {
       // For tests and benchmarks: what was answered, and where the time went (waiting, preprocessing, models).
       models.last = { seq: drawing.seq, x: x && Array.from(x), errors: recs.map((r) => r.bce), ms,
                       waitMs: tStart - t0, preMs: tPre - tStart, modelMs: performance.now() - tPre };
-      window.dispatchEvent(new CustomEvent(ANSWER_EVENT, { detail: { seq: drawing.seq, panels, t0, ms } }));
+      models.detail = { seq: drawing.seq, panels, t0, ms };
+      window.dispatchEvent(new CustomEvent(ANSWER_EVENT, { detail: models.detail }));
     }).catch((err) => {
       console.warn("Latent Lab: the in-browser models failed; the server answers instead.", err);
       models.state = "failed";
       onStatus("failed", String(err && err.message ? err.message : err));
     });
   };
+
+  // A strip mounted again (the page's layout changed) asks for the answer it was shown: send it again.
+  window.addEventListener(ASK_EVENT, (event) => {
+    if (models.detail && models.detail.seq === event.detail.seq) {
+      window.dispatchEvent(new CustomEvent(ANSWER_EVENT, { detail: models.detail }));
+    }
+  });
 
   models.state = "loading";
   onStatus("loading");

@@ -6,13 +6,16 @@
 //
 // A strip that `follow`s the Draw pad also paints the answers the pad computes in the browser
 // (in_browser.js sends them as window events, panels with raw `grey` bytes), the moment they are ready.
-// Answers are ordered by the drawing's `seq`: whichever of the browser and the server answers a drawing
-// first paints it; the other's answer for the same drawing only confirms it (no repaint, so no flicker:
-// the two agree to ~1e-6, tested), and an answer for an older drawing is dropped. The server's answer can
-// add panels the browser does not compute (models trained in the Train page): those are painted, and until
-// then the previous drawing's are dimmed.
+// Answers are ordered by the drawing's `seq`, and an answer for an older drawing is dropped. For a drawing
+// the pad answers (it says so to the server), the server sends `lead` = the number of panels the pad's
+// answer fills and only the panels after them (models trained in the Train page, which the browser does
+// not run): the pad's answer is painted the moment it is ready, and the server's panels beside it once
+// both are in (until then the previous drawing's are dimmed). For any other drawing (the models are still
+// loading, or failed) the server sends every panel; if the pad answered it too, whichever came first paints
+// it and the other only confirms it (no repaint, so no flicker: the two agree to ~1e-6, tested).
 
 const ANSWER_EVENT = "latent-lab:draw-answer"; // in_browser.js
+const ASK_EVENT = "latent-lab:draw-ask"; // to in_browser.js: send your answer to drawing `seq` again
 
 export default function (component) {
   const { parentElement, data } = component;
@@ -25,11 +28,24 @@ export default function (component) {
 
   const panels = (data.panels || []).map((p) => ({ ...p, grey: Uint8Array.from(atob(p.pixels), (c) => c.charCodeAt(0)) }));
   const seq = data.seq ?? null;
+  const lead = (state.follow && seq !== null && data.lead) || 0;
   strip.dataset.serverSeq = String(seq);
   strip.dataset.serverAt = String(performance.now());
   strip.dataset.serverNotes = JSON.stringify(panels.map((p) => p.note || ""));
+  strip.dataset.lead = String(lead);
   if (seq !== null && state.seq !== null && seq < state.seq) return; // an older drawing than the one shown
-  if (seq !== null && seq === state.seq && state.source === "browser") {
+  if (lead) {
+    // The pad answers this drawing's first `lead` panels itself; ours go after them, once it has.
+    state.pending = { seq, panels };
+    const answer = state.answer;
+    if (answer && answer.seq === seq) {
+      paint(strip, state, [...answer.panels, ...panels], state.seq === seq ? answer.panels.length : 0);
+      state.seq = seq;
+      state.source = "browser";
+    } else {
+      window.dispatchEvent(new CustomEvent(ASK_EVENT, { detail: { seq } })); // in case it answered before we mounted
+    }
+  } else if (seq !== null && seq === state.seq && state.source === "browser") {
     paint(strip, state, panels, state.browserPanels); // confirmed: only what the browser did not compute
   } else {
     paint(strip, state, panels, 0);
@@ -41,12 +57,18 @@ export default function (component) {
 }
 
 function listen(strip) {
-  const state = { follow: false, height: 120, seq: null, source: null, browserPanels: 0 };
+  // answer: the pad's last answer {seq, panels}; pending: the server's panels for a drawing whose first
+  // panels the pad answers ({seq, panels}, see `lead` above).
+  const state = { follow: false, height: 120, seq: null, source: null, browserPanels: 0, answer: null, pending: null };
   const onAnswer = (event) => {
     if (!strip.isConnected) return window.removeEventListener(ANSWER_EVENT, onAnswer);
     const { seq, panels } = event.detail;
-    if (!state.follow || (state.seq !== null && seq <= state.seq)) return;
-    paint(strip, state, panels, 0, panels.length ? strip.children.length : 0);
+    if (!state.follow) return;
+    state.answer = { seq, panels };
+    if (state.seq !== null && seq <= state.seq) return;
+    const pending = state.pending && state.pending.seq === seq ? state.pending.panels : null;
+    if (pending) paint(strip, state, [...panels, ...pending], 0);
+    else paint(strip, state, panels, 0, panels.length ? strip.children.length : 0);
     state.seq = seq;
     state.source = "browser";
     state.browserPanels = panels.length;
