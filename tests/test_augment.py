@@ -7,7 +7,7 @@ import pytest
 from core.errors import LatentLabError
 from core.lab.augment import affine_matrices, augment, stroke_width
 from core.lab.data import mnist_for_pages, to_float
-from core.lab.preprocess import centre_of_mass
+from core.lab.mnist_frame import centre_of_mass
 from core.lab.spec import Augment, ModelSpec
 from core.lab.zoo import SHIPPED
 

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from core.errors import LatentLabError
-from core.lab.preprocess import SIZE, centre_of_mass, from_canvas, from_canvas_ink
+from core.lab.mnist_frame import SIZE, centre_of_mass
+from core.lab.preprocess import from_canvas, from_canvas_ink
 from views.canvas import CANVAS_PX, MARGIN_PX, STROKE_PX, _grey_payload, ink_from_drawing, strokes_from_drawing
 
 # Strokes in canvas pixels (280×280), as a student might draw them.

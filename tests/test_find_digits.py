@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw
 from core.lab import layout
 from core.lab import preprocess as P
 from core.lab.ink import pieces
-from core.lab.preprocess import MAX_DIGITS, centre_of_mass, from_file
+from core.lab.mnist_frame import _dilate_disc, centre_of_mass
+from core.lab.preprocess import MAX_DIGITS, from_file
 from core.lab.samples import Photo, encode, photo_bytes, random_photo, render_sheet
 
 ONE_PIXEL_SHIFT_MAE = 0.065  # mean |x − x shifted by one column| over MNIST test digits (tests/test_upload_fidelity.py)
@@ -219,6 +220,6 @@ def test_disc_dilation_and_centre_of_mass_match_references():
                     for dx in range(-r, r + 1):
                         if dy * dy + dx * dx <= radius * radius and 0 <= y + dy < padded.shape[0] and 0 <= x + dx < padded.shape[1]:
                             want[y, x] = max(want[y, x], padded[y + dy, x + dx])
-        np.testing.assert_array_equal(P._dilate_disc(a, radius), want)
+        np.testing.assert_array_equal(_dilate_disc(a, radius), want)
     rows, cols, w = *np.indices(a.shape), a.astype(np.float64)
     np.testing.assert_allclose(centre_of_mass(a), ((rows * w).sum() / w.sum(), (cols * w).sum() / w.sum()), rtol=1e-9)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core.lab import other_writers
-from core.lab.preprocess import centre_of_mass
+from core.lab.mnist_frame import centre_of_mass
 
 pytest.importorskip("sklearn", reason="the other-writers set needs scikit-learn (requirements-dev.txt)")
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from core.errors import LatentLabError
-from core.lab.preprocess import SIZE, centre_of_mass, from_canvas, mnist_style
+from core.lab.mnist_frame import SIZE, centre_of_mass
+from core.lab.preprocess import from_canvas, mnist_style
 
 
 def _canvas_with_bar(top, left, h, w, size=280):

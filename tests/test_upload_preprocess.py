@@ -17,7 +17,8 @@ from core.errors import LatentLabError
 from core.lab import preprocess as P
 from core.lab.images import MAX_BYTES, WORK_SIDE, decode, upright
 from core.lab.ink import otsu
-from core.lab.preprocess import SIZE, STEP_SIDE, centre_of_mass, from_canvas, from_file, mnist_style
+from core.lab.mnist_frame import SIZE, STEP_SIDE, centre_of_mass
+from core.lab.preprocess import from_canvas, from_file, mnist_style
 
 ROOT = Path(__file__).resolve().parent.parent
 ONE_PIXEL_SHIFT_MAE = 0.065  # mean |x − x shifted by one column| over MNIST test digits (tests/test_upload_fidelity.py)

@@ -13,8 +13,8 @@ The steps, each kept as a (small) image so the pages can show what happened:
    width) → scale to fit a 20×20 box keeping the aspect ratio (anti-aliased) → paste into 28×28
    so that the ink's centre of mass sits at pixel (14, 14) → float32 in [0, 1], ink = 1.
 
-(On the MNIST test set the mean centre of mass is (13.99, 14.01) and bounding boxes are at most 20
-pixels tall or wide.) Steps 2–4 are `core.lab.ink`'s; decoding files safely is `core.lab.images`'s.
+Steps 2–4 are `core.lab.ink`'s, step 5 `core.lab.mnist_frame`'s; decoding files safely is
+`core.lab.images`'s.
 
 A file may hold several digits (a line, a sheet with 0–9): `find_digits` groups the ink's pieces into
 digits (`core.lab.layout`), in reading order, and sends each through step 5 on its own. The Draw
@@ -27,7 +27,6 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
 from core.errors import LatentLabError
@@ -44,22 +43,12 @@ from core.lab.ink import (
     paper_under_transparency,
     pieces,
     polarity,
-    resize,
-    shrink,
     soft_threshold,
 )
+from core.lab.mnist_frame import fit_box, ink_extent, thumb
 
 log = logging.getLogger(__name__)
 
-BOX = 20  # the digit is scaled to fit a BOX×BOX square ...
-SIZE = 28  # ... inside a SIZE×SIZE image
-CENTRE = 14.0  # where MNIST puts the centre of mass (row and column)
-INK_THRESHOLD = 0.1  # fraction of the peak ink below which a pixel counts as background for cropping
-
-MIN_STROKE = 1.0  # strokes thinner than this (pixels, at 20×20) are thickened; MNIST's 5th percentile is 1.2
-TARGET_STROKE = 1.8  # ... to MNIST's median stroke width (2 × area / perimeter over the test set)
-THICKEN_SCALE = 4  # thickening works at 4 × 20 = 80 pixels on the long side
-STEP_SIDE = 96  # the step images kept for display are at most this many pixels on the long side
 MAX_DIGITS = 30  # digits taken from one picture (in reading order); more are left out, with a note
 MAX_PIECES = 300  # the largest pieces of ink considered for grouping into digits (the rest count as specks)
 MIN_PEAK = 0.5  # a group of pieces is a digit only if some of its ink is at least this strong (not a shadow)
@@ -71,7 +60,7 @@ class Digit:
     """One digit found in a picture."""
 
     box: tuple[int, int, int, int]  # (x0, y0, x1, y1) of its ink in the upright original image's pixels, x1, y1 exclusive
-    crop: np.ndarray  # the picture around it (upright greyscale, as photographed), ≤ STEP_SIDE, for display
+    crop: np.ndarray  # the picture around it (upright greyscale, as photographed), at most `mnist_frame.STEP_SIDE`, for display
     image: np.ndarray  # (28, 28) float32 in [0, 1], ink = 1: the model input
     steps: list[tuple[str, np.ndarray]] = field(default_factory=list)  # step 5's images (crop, scale, centre)
     notes: tuple[str, ...] = ()  # e.g. "probably two digits touching"
@@ -177,8 +166,8 @@ def mnist_style(ink: np.ndarray) -> Preprocessed:
     if peak <= 1e-3:
         raise LatentLabError("there is no ink in this image: draw or upload a digit")
     ink = ink / peak  # the darkest stroke becomes full ink, as in MNIST
-    image, steps = _fit_box(ink)
-    return Preprocessed(image, [("input (ink = white)", _thumb(ink))] + steps)
+    image, steps = fit_box(ink)
+    return Preprocessed(image, [("input (ink = white)", thumb(ink))] + steps)
 
 
 def preprocess(
@@ -203,7 +192,7 @@ def preprocess(
 
     # 1. Upright. (H, W) → (H', W'), a rotation or mirror of it.
     if orientation != 1:
-        steps.append((f"{what}, as stored", _thumb(grey)))
+        steps.append((f"{what}, as stored", thumb(grey)))
         grey = upright(grey, orientation)
         alpha = upright(alpha, orientation) if alpha is not None else None
         size = size[::-1] if orientation >= 5 else size  # 5–8 swap width and height
@@ -217,7 +206,7 @@ def preprocess(
         paper = paper_under_transparency(grey, alpha, ink)
         grey = grey * alpha + paper * (1.0 - alpha)
         what += f", transparent → {'white' if paper > 0.5 else 'black'}"
-    steps.append((f"{what} (greyscale)", _thumb(grey)))
+    steps.append((f"{what} (greyscale)", thumb(grey)))
     spread = float(np.ptp(grey))
     if spread < MIN_CONTRAST:
         raise LatentLabError(f"there is no ink in this image: it is blank (every pixel is within {spread:.3f} "
@@ -228,14 +217,14 @@ def preprocess(
         ink = polarity(grey)
     v = 1.0 - grey if ink == "dark" else grey
     if ink == "dark":
-        steps.append(("inverted: dark ink → light", _thumb(v)))
+        steps.append(("inverted: dark ink → light", thumb(v)))
         notes.append("dark ink on light paper: inverted to light ink on black, like MNIST")
 
     # 4. Paper removed: flatten the lighting, soft-threshold, drop specks.
     surface, lit_range = paper_surface(v)  # (H, W) or a constant: the paper's brightness everywhere
     v = v - surface
     if lit_range > 2 * MIN_CONTRAST:
-        shown = _thumb(v)
+        shown = thumb(v)
         steps.append(("lighting evened out", np.clip(shown - shown.min(), 0, 1)))
         notes.append("uneven lighting evened out")
     soft, t = soft_threshold(v)
@@ -243,7 +232,7 @@ def preprocess(
     found = find_digits(soft, grey, to_original=to_original) if many else _one_digit(soft, grey, to_original)
     dropped = found.dropped
     steps.append((f"paper removed (Otsu t = {t:.2f}" + (f", {dropped} speck{'s' * (dropped > 1)} dropped)" if dropped else ")"),
-                  _thumb(found.ink)))
+                  thumb(found.ink)))
     if found.count > MAX_DIGITS:
         notes.append(f"{found.count} digits found: only the first {MAX_DIGITS} (in reading order) are used; "
                      f"the limit is {MAX_DIGITS} digits per image")
@@ -339,8 +328,8 @@ def _union(boxes: np.ndarray) -> np.ndarray:
 def _one_digit(ink: np.ndarray, photo: np.ndarray, to_original: tuple[float, float]) -> Found:
     """All the ink is one digit: specks dropped (`drop_specks`), then step 5."""
     kept, dropped = drop_specks(ink)
-    image, steps = _fit_box(kept)
-    rows, cols = _ink_extent(kept)
+    image, steps = fit_box(kept)
+    rows, cols = ink_extent(kept)
     box = (cols.start, rows.start, cols.stop, rows.stop)
     p = pieces(kept > 0)
     blob = p.boxes[int(np.argmax(p.area))]
@@ -354,8 +343,8 @@ def _digit(ink: np.ndarray, p: Pieces, members: np.ndarray, photo: np.ndarray, t
     x0, y0, x1, y1 = (int(v) for v in _union(p.boxes[members]))
     part = ink[y0:y1, x0:x1] * p.mask(keep, (x0, y0, x1, y1))
     part /= max(float(part.max()), 1e-6)
-    image, steps = _fit_box(part)
-    rows, cols = _ink_extent(part)
+    image, steps = fit_box(part)
+    rows, cols = ink_extent(part)
     blob = p.boxes[members[int(np.argmax(p.area[members]))]]
     return _described((x0 + cols.start, y0 + rows.start, x0 + cols.stop, y0 + rows.stop), blob, image, steps, photo,
                       to_original)
@@ -367,7 +356,7 @@ def _described(box: tuple[int, int, int, int], blob: np.ndarray, image: np.ndarr
     box in the original's pixels, and a note if the blob looks like several digits touching."""
     x0, y0, x1, y1 = box
     m = round(CROP_MARGIN * max(x1 - x0, y1 - y0))
-    crop = _thumb(photo[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m])
+    crop = thumb(photo[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m])
     sx, sy = to_original
     original = (int(np.floor(x0 * sx)), int(np.floor(y0 * sy)), int(np.ceil(x1 * sx)), int(np.ceil(y1 * sy)))
     notes = ()
@@ -376,94 +365,3 @@ def _described(box: tuple[int, int, int, int], blob: np.ndarray, image: np.ndarr
         notes = (f"one blob of ink {bw}×{bh} pixels, much wider than tall: probably two or more digits touching. "
                  "Leave a gap between digits so that each is read on its own.",)
     return Digit(original, crop, image, steps, notes)
-
-
-# ---------------------------------------------------------------------------------------------
-# Step 5, as MNIST was made
-
-
-def centre_of_mass(img: np.ndarray) -> tuple[float, float]:
-    """Intensity-weighted mean (row, column) of a 2-D image with positive total mass."""
-    assert img.sum() > 0, "centre of mass of an empty image"
-    r, c = ndimage.center_of_mass(np.asarray(img, dtype=np.float64))
-    return float(r), float(c)
-
-
-def _ink_extent(ink: np.ndarray) -> tuple[slice, slice]:
-    """The rows and columns holding ink above INK_THRESHOLD: what step 5 crops to."""
-    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
-    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
-    if rows.size == 0:
-        raise LatentLabError("there is no ink in this image: draw or upload a digit")
-    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
-
-
-def _fit_box(ink: np.ndarray) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
-    """Ink (H, W) with peak 1 → (28×28 float32 image, its steps): crop, scale to 20×20, centre."""
-    crop = ink[_ink_extent(ink)]
-    steps = [("cropped to the ink", _thumb(crop))]
-
-    # A pen line on a big sheet would be a fraction of a pixel wide in 20×20, a faint grey hairline
-    # no MNIST digit has: thicken such strokes to MNIST's typical width first.
-    width = _stroke_width(crop) * BOX / max(crop.shape)  # in pixels of the 20×20 box
-    if width < MIN_STROKE:
-        crop = _thicken(crop, TARGET_STROKE - width)
-        steps.append((f"strokes thickened ({width:.1f} → {TARGET_STROKE:.1f} px at 20×20)", _thumb(crop)))
-
-    h, w = crop.shape
-    scale = BOX / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    # PIL's float mode keeps full precision; LANCZOS anti-aliases when shrinking.
-    box = np.clip(resize(crop, (new_h, new_w), Image.Resampling.LANCZOS), 0.0, 1.0)
-    box /= max(float(box.max()), 1e-6)  # the strongest ink is full ink, as in MNIST (thin strokes fade when shrunk)
-    steps.append((f"scaled to {new_h}×{new_w} (fits 20×20)", box))
-
-    # Put the box in the 28×28 canvas so that its centre of mass lands on (14, 14), as MNIST does
-    # (whole-pixel shift), without pushing any ink over the edge.
-    com_r, com_c = centre_of_mass(box) if box.sum() > 0 else (new_h / 2, new_w / 2)
-    top = int(np.clip(round(CENTRE - com_r), 0, SIZE - new_h))
-    left = int(np.clip(round(CENTRE - com_c), 0, SIZE - new_w))
-    out = np.zeros((SIZE, SIZE), dtype=np.float32)
-    out[top : top + new_h, left : left + new_w] = box
-    steps.append(("centred by mass in 28×28", out))
-    return out, steps
-
-
-def _stroke_width(ink: np.ndarray) -> float:
-    """Typical stroke width in pixels of an ink image: 2 × area / perimeter of {ink > 0.5} (a long
-    stroke of width w and length L has area wL and perimeter ≈ 2L). MNIST's median is 1.8 pixels."""
-    m = ink > 0.5
-    area = int(m.sum())
-    if area == 0:
-        return 0.0
-    padded = np.pad(m, 1)
-    perimeter = np.count_nonzero(padded[1:] != padded[:-1]) + np.count_nonzero(padded[:, 1:] != padded[:, :-1])
-    return 2.0 * area / perimeter
-
-
-def _thicken(crop: np.ndarray, extra: float) -> np.ndarray:
-    """Widen strokes by `extra` pixels of the 20×20 box: resample the crop to THICKEN_SCALE × 20
-    pixels on its long side (cheap, and fine enough), renormalise, and take the maximum over a
-    disc (grey dilation). The result is padded by the disc's radius, so no ink is cut off."""
-    h, w = crop.shape
-    scale = THICKEN_SCALE * BOX / max(h, w)
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    mid = resize(crop, size, Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR)
-    mid = np.clip(mid / max(float(mid.max()), 1e-6), 0.0, 1.0)
-    return _dilate_disc(mid, extra * THICKEN_SCALE / 2)  # the disc adds its radius on each side of a stroke
-
-
-def _dilate_disc(a: np.ndarray, radius: float) -> np.ndarray:
-    """Grey dilation (the maximum over a disc of `radius` pixels) of a 2-D image ≥ 0, on a copy
-    padded by the radius."""
-    r = int(np.ceil(radius))
-    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
-    disc = dy * dy + dx * dx <= radius * radius
-    return ndimage.grey_dilation(np.pad(a, r), footprint=disc, mode="constant", cval=0.0)
-
-
-def _thumb(a: np.ndarray) -> np.ndarray:
-    """A copy of a 2-D image at most STEP_SIDE on its long side, for display (f×f blocks averaged)."""
-    a = np.asarray(a, dtype=np.float32)
-    factor = -(-max(a.shape) // STEP_SIDE)  # ceil division
-    return shrink(a, factor) if factor > 1 else a.copy()
