@@ -1,6 +1,6 @@
 """The Draw pad's own answers, in a real Chromium: the models run in the page with onnxruntime-web.
 
-- views/canvas/mnist.js (the server's preprocessing, error and grey levels ported to JavaScript), run in
+- views/canvas/numerics.js, ink.js and mnist.js (the server's preprocessing, error and grey levels ported to JavaScript), run in
   Chromium, against `from_canvas_ink`, `per_image_bce` and the strip's levels in Python, on pad-like
   drawings and on drawings that take the rarer branches (specks, thickening, large crops, noise, blank);
 - Streamlit serves the runtime and the models with the content types browsers require;
@@ -37,14 +37,14 @@ from core.serving import browser
 from core.serving.infer import served
 from tests.browser_support import ROOT, VIEWPORT
 from tests.test_canvas_input import DRAWINGS, _pad_payload, _render
-from views.canvas import _grey_payload, ink_from_drawing
+from views.canvas import PORT_JS, _grey_payload, ink_from_drawing
 
 pytestmark = pytest.mark.browser
 
 PAGE_TIMEOUT_MS = 90_000
 PAD = "canvas.ll-ink"
 STRIP = '.ll-strip[data-follow="true"]'  # the reconstructions strip (Playwright's CSS pierces shadow roots)
-MNIST_JS = (ROOT / "views" / "canvas" / "mnist.js").read_text(encoding="utf-8")
+MNIST_JS = "\n".join((ROOT / "views" / "canvas" / f).read_text(encoding="utf-8") for f in PORT_JS)  # one module, as the pad has it
 STROKES = [  # a "4" as fractions of the pad
     [(0.55, 0.12), (0.54, 0.35), (0.53, 0.6), (0.52, 0.85)],
     [(0.25, 0.18), (0.2, 0.5), (0.45, 0.53), (0.85, 0.52)],

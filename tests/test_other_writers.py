@@ -25,7 +25,7 @@ def test_the_set_goes_through_the_upload_pipeline(monkeypatch):
 
     full = datasets.load_digits()
     few = type(full)(images=full.images[:12], target=full.target[:12])
-    monkeypatch.setattr(other_writers, "_load_digits", lambda: few)
+    monkeypatch.setattr(other_writers, "uci_digits", lambda: few)
     other_writers.load_other_writers.cache_clear()
     try:
         x, y = other_writers.load_other_writers()

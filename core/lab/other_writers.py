@@ -36,7 +36,8 @@ FLAG_PERCENTILE = anomaly.FLAG_PERCENTILE  # the Upload page's threshold: the 95
 K = 5  # neighbours for the k-NN label
 
 
-def _load_digits():
+def uci_digits():
+    """scikit-learn's bundled UCI digits (a Bunch: `images` (1797, 8, 8) levels 0..16, `target` (1797,))."""
     try:
         from sklearn.datasets import load_digits
     except ImportError:
@@ -58,7 +59,7 @@ def load_other_writers() -> tuple[np.ndarray, np.ndarray]:
     the Upload page would see its photo. Digits the pipeline rejects are left out (none are, today)."""
     from core.lab import preprocess, samples
 
-    digits = _load_digits()
+    digits = uci_digits()
     rng = np.random.default_rng(PHOTO_SEED)
     images, labels = [], []
     for i, (d, y) in enumerate(zip(digits.images, digits.target, strict=True)):

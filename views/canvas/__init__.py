@@ -8,8 +8,8 @@ bounding box plus a margin (a typical digit ~230×130 bytes, at most 280×280), 
 `touch-action: none`); Undo, Redo and Clear are buttons inside the component.
 
 Given the in-browser models (`core.serving.browser.in_browser`), the pad also answers each drawing
-itself: mnist.js is the server's preprocessing and error ported to JavaScript, in_browser.js runs the
-exported models with onnxruntime-web, and the strip that follows the pad paints the answer at once. A
+itself: numerics.js, ink.js and mnist.js are the server's preprocessing and error ported to JavaScript,
+in_browser.js runs the exported models with onnxruntime-web, and the strip that follows the pad paints the answer at once. A
 drawing the pad answers is marked `browser: true`, and the server then runs only what the pad cannot
 (models trained in the Training lab), leaving the strip's first panels to the pad (strip.js says how the
 two are put together); any other drawing the server answers in full.
@@ -49,7 +49,9 @@ def _component(name: str, stem: str, js_before: tuple[str, ...] = ()):
 
 # Registered once per process, when a page first imports this module (components must not be
 # re-registered on every rerun; see st.components.v2.component's docs).
-_mount_pad = _component("latent_lab.draw_pad", "canvas", js_before=("mnist.js", "in_browser.js"))
+# The server's preprocessing and error ported to JavaScript, in the order the files build on each other.
+PORT_JS = ("numerics.js", "ink.js", "mnist.js")
+_mount_pad = _component("latent_lab.draw_pad", "canvas", js_before=(*PORT_JS, "in_browser.js"))
 _mount_strip = _component("latent_lab.image_strip", "strip")
 
 

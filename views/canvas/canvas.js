@@ -1,5 +1,5 @@
 // Latent Lab's drawing pad: a Streamlit components-v2 module, loaded inline by views/canvas/__init__.py
-// after mnist.js and in_browser.js (one module: their functions are in scope here).
+// after numerics.js, ink.js, mnist.js and in_browser.js (one module: their functions are in scope here).
 //
 // White strokes on black, drawn with pointer events (mouse, pen and touch alike). After each stroke, Undo,
 // Redo and Clear, the drawing is repainted from its strokes and sent to Python as the one state value

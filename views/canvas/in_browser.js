@@ -1,6 +1,6 @@
 // The Draw models, run by the pad itself in the page with onnxruntime-web (WebAssembly), so a stroke is
 // answered without waiting for the server. Loaded inline with the pad (views/canvas/__init__.py), after
-// mnist.js (preprocessInk, perImageBce, greyLevels) and before canvas.js.
+// the port of the preprocessing (PORT_JS: preprocessInk, perImageBce, greyLevels) and before canvas.js.
 //
 // Python hands the pad {runtime, models: [{title, encode, decode}], reason} (core/serving/browser.py):
 // URLs relative to the page, under Streamlit's static serving, or the reason the browser cannot run
