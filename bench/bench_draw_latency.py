@@ -190,6 +190,25 @@ def clear(page) -> None:
     page.evaluate("window.__llAnswered = null")
 
 
+def drawn(page, n: int, seed: int, warmed=lambda page: True):
+    """Two warm-up strokes (models load, caches fill; each must be answered and pass `warmed(page)`), then `n`
+    strokes, a fresh drawing every STROKES_PER_DRAWING, PAUSE_MS apart; yields each counted stroke's
+    index once it is drawn: read its answer with `answered(page)`."""
+    for i, stroke in enumerate(strokes(2, seed + 1000)):
+        page.evaluate("window.__llAnswered = null")
+        draw(page, stroke)
+        if answered(page)["ms"] is None or not warmed(page):
+            raise SystemExit(f"warm-up stroke {i} got no answer")
+    clear(page)
+    for i, stroke in enumerate(strokes(n, seed)):
+        if i and i % STROKES_PER_DRAWING == 0:
+            clear(page)
+        page.wait_for_timeout(PAUSE_MS)
+        page.evaluate("window.__llAnswered = null")
+        draw(page, stroke)
+        yield i
+
+
 def open_draw_page(browser, base: str, timeout_ms: int = 120_000, path: str | None = None):
     """/draw in a new page, once the pad is on screen; with `path` ("browser" or "server"), once the pad's
     in-browser models are ready, or, their runtime's files blocked, once it has given up on them."""
@@ -226,19 +245,8 @@ def run(n: int, seed: int, tensorflow: bool = False, paths: tuple[str, ...] = ("
             load_tensorflow_pages(browser, base)
         for path in paths:
             page = open_draw_page(browser, base, path=path)
-            for i, stroke in enumerate(strokes(2, seed + 1000)):  # warm-up: models load, caches fill
-                page.evaluate("window.__llAnswered = null")
-                draw(page, stroke)
-                if answered(page)["ms"] is None or confirmed(page) is None:
-                    raise SystemExit(f"warm-up stroke {i} got no answer; log: {log}")
-            clear(page)
             latencies, confirms = [], []
-            for i, stroke in enumerate(strokes(n, seed)):
-                if i and i % STROKES_PER_DRAWING == 0:
-                    clear(page)
-                page.wait_for_timeout(PAUSE_MS)
-                page.evaluate("window.__llAnswered = null")
-                draw(page, stroke)
+            for i in drawn(page, n, seed, warmed=lambda p: confirmed(p) is not None):
                 result, confirm_ms = answered(page), confirmed(page)
                 if result["ms"] is None or confirm_ms is None:
                     raise SystemExit(f"stroke {i} got no answer within 60 s ({path} path); log: {log}")

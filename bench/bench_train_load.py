@@ -8,7 +8,10 @@ really train) and Debian's headless Chromium:
 1. solo times: each of the first K presets that do not ship trained (the lesson's does) trained alone by a `python -m core worker` on another empty
    cache (the same worker settings as the app's), submit → done;
 2. idle: a student opens the Draw page (time until the pad is on screen) and draws `--strokes` strokes;
-   mouse-up → reconstructions on screen, measured in the browser as bench_draw_latency.py does;
+   mouse-up → reconstructions on screen, measured in the browser as bench_draw_latency.py does. With
+   `--path server` (the default) the pad's in-browser runtime is blocked, so the server answers every
+   stroke: that is what training could stall. `--path browser` lets the pad answer (on this machine its
+   Chromium then shares the two cores with the worker, which a student's own computer would not);
 3. under load: K students, each in their own browser session, open the Train page, start K different
    presets and leave the page (to draw, in class); then a fresh student opens the Draw page and draws the
    same strokes while the jobs train;
@@ -38,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_draw_latency import PAUSE_MS, STROKES_PER_DRAWING, answered, clear, draw, open_draw_page, strokes  # noqa: E402
+from bench_draw_latency import answered, drawn, open_draw_page  # noqa: E402
 from harness import SHARED_DATA, server_and_chromium  # noqa: E402
 
 from tests.browser_support import CHROMIUM, VIEWPORT  # noqa: E402
@@ -79,19 +82,8 @@ def solo_times(presets: list[str]) -> dict[str, float]:
 
 def draw_strokes(page, n: int, seed: int) -> np.ndarray:
     """Two warm-up strokes (not counted), then `n` strokes; mouse-up → answer on screen, in ms."""
-    for stroke in strokes(2, seed + 1000):
-        page.evaluate("window.__llAnswered = null")
-        draw(page, stroke)
-        if answered(page)["ms"] is None:
-            raise SystemExit("a warm-up stroke got no answer")
-    clear(page)
     ms = []
-    for i, stroke in enumerate(strokes(n, seed)):
-        if i and i % STROKES_PER_DRAWING == 0:
-            clear(page)
-        page.wait_for_timeout(PAUSE_MS)
-        page.evaluate("window.__llAnswered = null")
-        draw(page, stroke)
+    for i in drawn(page, n, seed):
         result = answered(page)
         if result["ms"] is None:
             raise SystemExit(f"stroke {i} got no answer within 60 s")
@@ -99,10 +91,11 @@ def draw_strokes(page, n: int, seed: int) -> np.ndarray:
     return np.array(ms)
 
 
-def open_pad(browser, base: str):
-    """A fresh session's Draw page; returns (page, seconds until the pad is on screen)."""
+def open_pad(browser, base: str, path: str):
+    """A fresh session's Draw page, answered by `path` ("server" or "browser"); returns (page, seconds
+    until the pad is on screen and that path answers)."""
     t0 = time.perf_counter()
-    page = open_draw_page(browser, base)
+    page = open_draw_page(browser, base, path=path)
     return page, time.perf_counter() - t0
 
 
@@ -142,6 +135,9 @@ def main() -> int:
     parser.add_argument("--strokes", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--students", type=int, default=4, help="students training at once (different presets)")
+    parser.add_argument("--path", choices=("server", "browser"), default="server",
+                        help="who answers the strokes: the server (the pad's runtime blocked; what training could "
+                             "stall) or the pad in the browser (on this machine its Chromium shares the cores)")
     args = parser.parse_args()
     if not CHROMIUM.exists():
         raise SystemExit(f"no Chromium at {CHROMIUM}: apt-get install chromium")
@@ -154,7 +150,7 @@ def main() -> int:
 
     os.environ["LATENT_LAB_CACHE"] = tempfile.mkdtemp(prefix="bench-train-load-cache-")  # the server trains afresh
     with server_and_chromium("bench-train-load-") as (browser, base, log):
-        page, idle_pad_s = open_pad(browser, base)
+        page, idle_pad_s = open_pad(browser, base, args.path)
         idle = draw_strokes(page, args.strokes, args.seed)
         page.close()
         print(f"idle: pad on screen {idle_pad_s:.1f} s; p50 {np.percentile(idle, 50):.0f} ms, p95 {np.percentile(idle, 95):.0f} ms", flush=True)
@@ -167,7 +163,7 @@ def main() -> int:
         t_start = time.perf_counter()
         for trainer in trainers:
             press_start(trainer)
-        page, load_pad_s = open_pad(browser, base)
+        page, load_pad_s = open_pad(browser, base, args.path)
         loaded = draw_strokes(page, args.strokes, args.seed)
         jobs_active = sum(j.active for j in queue.jobs())
         print(f"under load ({jobs_active} of {len(trainers)} jobs still queued or running at the last stroke): pad on screen "
@@ -190,7 +186,7 @@ def main() -> int:
              f"p95 under load ≤ {P95_MAX_MS:.0f} ms": load_p95 <= P95_MAX_MS,
              f"pad on screen under load ≤ {PAD_MAX_S:.0f} s": load_pad_s <= PAD_MAX_S,
              f"{len(presets)} jobs done ≤ solo sum + 15 % ({budget:.0f} s)": all_done_s <= budget}
-    print(f"\n# draw latency while {len(presets)} students train — {platform.node()}, {os.cpu_count()} CPUs, "
+    print(f"\n# draw latency ({args.path} path) while {len(presets)} students train — {platform.node()}, {os.cpu_count()} CPUs, "
           f"{datetime.datetime.now():%Y-%m-%d %H:%M}, load average {os.getloadavg()[0]:.2f}")
     print(f"idle:       pad {idle_pad_s:4.1f} s · {len(idle)} strokes p50 {np.percentile(idle, 50):4.0f} ms, p95 {idle_p95:4.0f} ms, max {idle.max():4.0f} ms")
     print(f"under load: pad {load_pad_s:4.1f} s · {len(loaded)} strokes p50 {np.percentile(loaded, 50):4.0f} ms, p95 {load_p95:4.0f} ms, max {loaded.max():4.0f} ms")

@@ -195,20 +195,6 @@ def start_topology(n: int, work: Path, *, nginx: str | None = None, cache: Path 
 
 
 @contextlib.contextmanager
-def topology(n: int, nginx: str | None = None, prefix: str = "latent-lab-topology-", **kwargs):
-    """`start_topology` in a fresh temporary directory; stops it and removes the directory on the way out."""
-    work = Path(tempfile.mkdtemp(prefix=prefix))
-    try:
-        top = start_topology(n, work, nginx=nginx, **kwargs)
-        try:
-            yield top
-        finally:
-            top.stop()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-@contextlib.contextmanager
 def server_and_chromium(prefix: str):
     """A fresh server on a free port and one headless Debian Chromium (Playwright's sync API): yields
     (browser, base URL, server log). Both are stopped on the way out; the log is deleted only if the

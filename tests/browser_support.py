@@ -145,11 +145,22 @@ def streamlit_server() -> Iterator[ServerURL]:
             print(f"streamlit server log kept at {log_path}", file=sys.stderr)
 
 
-def _no_browser(reason: str) -> None:
-    """Skip locally, fail on CI: a CI image without the browser should not pass silently."""
+def _no_browser(reason: str, module: bool = False) -> None:
+    """Skip locally, fail on CI: a CI image without the browser should not pass silently. `module`: called
+    while a test module is imported (the whole module is skipped)."""
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
-    pytest.skip(f"{reason}; install Debian's chromium package to run the browser tests")
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(f"{reason}; install Debian's chromium package to run the browser tests", allow_module_level=module)
+
+
+def playwright_error() -> type[Exception]:
+    """Playwright's Error class (what its timeouts raise), for a test module that catches it at import:
+    without the playwright package the module is skipped locally and fails on CI."""
+    try:
+        from playwright.sync_api import Error
+    except ImportError:
+        _no_browser("the playwright Python package is not installed", module=True)
+    return Error
 
 
 @pytest.fixture(scope="session")

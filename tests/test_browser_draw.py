@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
 
 import numpy as np
 import pytest
 
-try:
-    from playwright.sync_api import Error as PlaywrightError
-except ImportError:  # skipped locally, an error on CI (like a missing Chromium)
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("the playwright Python package is not installed", allow_module_level=True)
+from tests.browser_support import VIEWPORT, playwright_error
 
-from tests.browser_support import VIEWPORT
-
+PlaywrightError = playwright_error()
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = "/tmp/draw_e2e.png"

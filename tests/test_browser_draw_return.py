@@ -18,6 +18,7 @@ from tests.test_browser_draw import (
     PROMPT,
     STROKE_ONE,
     STROKE_TWO,
+    PlaywrightError,
     _errors,
     _fail_on_app_exception,
     _mouse_stroke,
@@ -25,11 +26,6 @@ from tests.test_browser_draw import (
     _pad_state,
     _wait_for_strip,
 )
-
-try:
-    from playwright.sync_api import Error as PlaywrightError
-except ImportError:  # tests.test_browser_draw skips the module already
-    pytest.skip("the playwright Python package is not installed", allow_module_level=True)
 
 pytestmark = pytest.mark.browser
 

@@ -23,22 +23,16 @@ import urllib.request
 import numpy as np
 import pytest
 
-try:
-    from playwright.sync_api import Error as PlaywrightError
-except ImportError:  # skipped locally, an error on CI (like a missing Chromium)
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("the playwright Python package is not installed", allow_module_level=True)
-
 from core.lab.metrics import per_image_bce
 from core.lab.preprocess import from_canvas_ink
 from core.lab.zoo import FAST_PATH, TITLES, spec_named
 from core.serving import browser
 from core.serving.infer import served
-from tests.browser_support import ROOT, VIEWPORT
+from tests.browser_support import ROOT, VIEWPORT, playwright_error
 from tests.test_canvas_input import DRAWINGS, _pad_payload, _render
 from views.canvas import PORT_JS, _grey_payload, ink_from_drawing
 
+PlaywrightError = playwright_error()
 pytestmark = pytest.mark.browser
 
 PAGE_TIMEOUT_MS = 90_000

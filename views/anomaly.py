@@ -8,7 +8,6 @@ reruns only that panel (metrics, confusion matrix, histogram line, ROC point), n
 import numpy as np
 import streamlit as st
 
-from core.errors import LatentLabError
 from core.figures.latent_map import tiles_figure
 from core.figures.plots import confusion_figure, roc_figure, score_histogram
 from core.figures.tiles import tile, tile_centres
@@ -25,8 +24,8 @@ from views.common import (
     persist,
     read_only,
     served,
-    show_error,
     spec_of,
+    stop_on_error,
     title,
     trained_models,
 )
@@ -212,14 +211,11 @@ with st.sidebar:
                               format_func=anomaly.SCORE_LABELS.get, key=persist("an_score"))
 
 user_mark = None  # (name, score) of the user's latest drawing or upload, marked on the histogram
-try:
+with stop_on_error():
     cached_scores(model_name, digit, anomaly_set, score_kind)
     user = st.session_state.get(USER_DIGIT_KEY)
     if user is not None:
         user_mark = (user["source"], user_score(model_name, digit, score_kind, np.asarray(user["image"], np.float32).tobytes()))
-except LatentLabError as err:
-    show_error(err)
-    st.stop()
 
 threshold_panel(model_name, digit, anomaly_set, score_kind, user_mark)
 note_subset(fashion=anomaly_set == "fashion")

@@ -8,6 +8,8 @@ functions over whole test sets, `keras_model`; both are keyed by the model's `Mo
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import streamlit as st
 
@@ -197,3 +199,14 @@ def explain(text: str, *equations: str, expanded: bool = True) -> None:
 def show_error(err: Exception) -> None:
     """A user-facing message; LatentLabError texts are written for users already."""
     st.error(str(err) if isinstance(err, LatentLabError) else f"Something went wrong: {err}")
+
+
+@contextlib.contextmanager
+def stop_on_error():
+    """A LatentLabError raised in the block is shown as the page's message (`show_error`), and this run of
+    the page ends there (st.stop): what follows would need what failed."""
+    try:
+        yield
+    except LatentLabError as err:
+        show_error(err)
+        st.stop()

@@ -9,7 +9,6 @@ the server."""
 import numpy as np
 import streamlit as st
 
-from core.errors import LatentLabError
 from core.figures.plots import image_row, psnr_sweep_figure
 from core.lab.denoise import SWEEP_LEVELS, denoise_one, psnr_sweep, transfer_table
 from core.lab.metrics import psnr_label
@@ -24,7 +23,7 @@ from views.common import (
     persist,
     pick_trained_models,
     served,
-    show_error,
+    stop_on_error,
     title,
 )
 
@@ -93,7 +92,7 @@ with st.sidebar:
     seed = st.number_input("Noise seed (same seed = same picture for everyone)", 0, 10_000, 0, key=persist("dn_seed"))
     extra = pick_trained_models("dn_extra", "Also clean with models trained in the Training lab")
 
-try:
+with stop_on_error():
     if source == "MNIST test digit":
         clean, label_ = mnist_test_digit(int(index))
         caption = f"test digit #{int(index)} (a {label_})"
@@ -101,9 +100,6 @@ try:
         clean, caption = st.session_state[USER_DIGIT_KEY]["image"], st.session_state[USER_DIGIT_KEY]["source"]
     models = {title(n): served(spec_named(n)) for n in MODELS} | {name: served(spec) for name, spec in extra}
     scored = denoise_one(models, clean, kind, float(level), int(seed))
-except LatentLabError as err:
-    show_error(err)
-    st.stop()
 
 images = [clean] + [s.image for s in scored]
 short = {title(n): label for n, label in SHORT.items()}  # the image row's panels are narrow
@@ -130,11 +126,8 @@ else:
                f"with the conv AE, which differs in architecture as well as training.")
 
 st.subheader("How each model copes as the noise grows")
-try:
+with stop_on_error():
     curves = cached_sweep(kind, MODELS)
-except LatentLabError as err:
-    show_error(err)
-    st.stop()
 st.plotly_chart(sweep_figure(kind, float(level), MODELS), key="dn_sweep", config={"displayModeBar": False})
 i = int(np.argmin(np.abs(curves["level"] - float(level))))
 at = curves["level"][i]
@@ -149,11 +142,8 @@ st.caption(f"Levels swept: {', '.join(f'{v:g}' for v in SWEEP_LEVELS[kind])}.")
 note_subset()
 
 st.subheader("Trained on one noise, tested on another")
-try:
+with stop_on_error():
     rows = transfer_rows(MODELS, BASELINE)
-except LatentLabError as err:
-    show_error(err)
-    st.stop()
 db = st.column_config.NumberColumn(format="%.1f dB")
 st.dataframe(
     rows, hide_index=True, key="dn_transfer",

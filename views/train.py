@@ -5,14 +5,13 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from core.errors import LatentLabError
 from core.figures.plots import image_grid, loss_curves
 from core.lab.data import require_full_mnist
 from core.lab.presets import PRESETS
 from core.lab.spec import KINDS, ModelSpec
 from core.lab.zoo import name_of
 from core.serving.queue import app_queue
-from views.common import explain, model_store, persist
+from views.common import explain, model_store, persist, stop_on_error
 from views.lesson_code import LESSON_SPEC, code_panel
 
 KIND_LABELS = {"lesson": "Lesson dense AE", "conv_ae": "Convolutional AE", "ae_2d": "Convolutional AE (2-D code)",
@@ -54,24 +53,18 @@ else:
     lr = c2.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3], value=1e-3, key=persist("tr_lr"), format_func="{:g}".format)
     digits = c3.multiselect("Train only on these digits (empty = all)", list(range(10)), key=persist("tr_digits"))
     size = c3.select_slider("Training images (0 = all)", [0, 1000, 5000, 10000, 20000, 30000], value=10000, key=persist("tr_size"))
-    try:
+    with stop_on_error():
         spec = ModelSpec(kind, latent_dim=2 if kind == "ae_2d" else latent, beta=beta if kind == "vae" else 1.0,
                          noise_factor=noise if kind == "denoise" else 0.0, epochs=epochs, batch_size=batch,
                          learning_rate=lr, schedule="cosine", digits=tuple(digits), train_size=size)
-    except LatentLabError as err:
-        st.error(str(err))
-        st.stop()
 if spec == LESSON_SPEC:  # exactly the lesson's recipe: its code, line by line, beside the settings
     with st.expander("The lesson's code for this model, line by line", expanded=True):
         code_panel("tr", here="views/train.py")
 
 if st.button("▶ Start training", type="primary", key="tr_start"):
-    try:
+    with stop_on_error():
         require_full_mnist()  # without the full training set: the user's options now, not a failed run later
         st.session_state[JOB_KEY] = queue.submit(spec, session)
-    except LatentLabError as err:
-        st.error(str(err))
-        st.stop()
 
 
 def cancel(job_id: str) -> None:

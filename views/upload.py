@@ -13,7 +13,6 @@ import textwrap
 import numpy as np
 import streamlit as st
 
-from core.errors import LatentLabError
 from core.figures.latent_map import latent_map
 from core.figures.plots import image_row, reference_histogram
 from core.figures.tiles import png_bytes, tile
@@ -34,8 +33,8 @@ from views.common import (
     pick_trained_models,
     remember_user_digit,
     served,
-    show_error,
     spec_of,
+    stop_on_error,
     title,
 )
 
@@ -173,11 +172,8 @@ for i, (name, data) in enumerate(files):  # the same name twice gets "(2)": name
     seen[name] = seen.get(name, 0) + 1
     files[i] = (name if seen[name] == 1 else f"{name} ({seen[name]})", data)
 outcomes = [processed(name, data) for name, data in files]
-try:
+with stop_on_error():
     panels = {o.name: file_panel(o.name, data, (*MODELS, *extra)) for o, (_, data) in zip(outcomes, files, strict=True) if o.ok}
-except LatentLabError as err:
-    show_error(err)
-    st.stop()
 
 good = [o for o in outcomes if o.ok]
 mine = good[-1].name if good else None  # the image the other pages use as "my digit"

@@ -48,6 +48,16 @@ function starPath(ctx, x, y, r) {
   ctx.closePath();
 }
 
+/** Stroke the current path twice, `wide` in `halo` under `narrow` black, so it reads on any point colour. */
+function haloStroke(ctx, wide, narrow, halo) {
+  ctx.lineWidth = wide;
+  ctx.strokeStyle = halo;
+  ctx.stroke();
+  ctx.lineWidth = narrow;
+  ctx.strokeStyle = "#000";
+  ctx.stroke();
+}
+
 function createMap(root) {
   const el = {
     map: root.querySelector(".ll-map"),
@@ -239,12 +249,7 @@ function createMap(root) {
           ctx[i === 0 ? "moveTo" : "lineTo"](px, py);
         });
         ctx.setLineDash(ring.k > 1 ? [5, 4] : []);
-        ctx.lineWidth = 3.5;
-        ctx.strokeStyle = "rgba(255,255,255,0.85)";
-        ctx.stroke();
-        ctx.lineWidth = 1.6;
-        ctx.strokeStyle = "#000";
-        ctx.stroke();
+        haloStroke(ctx, 3.5, 1.6, "rgba(255,255,255,0.85)");
       }
       ctx.setLineDash([]);
       const [mx, my] = toPx(e.mu[0], e.mu[1]);
@@ -270,12 +275,7 @@ function createMap(root) {
       const [px, py] = toPx(o.pin[0], o.pin[1]);
       ctx.beginPath();
       ctx.arc(px, py, 7, 0, 2 * Math.PI);
-      ctx.lineWidth = 3;
-      ctx.strokeStyle = "#fff";
-      ctx.stroke();
-      ctx.lineWidth = 2;
-      ctx.strokeStyle = "#000";
-      ctx.stroke();
+      haloStroke(ctx, 3, 2, "#fff");
     }
     ctx.restore();
     ctx.font = "bold 12px sans-serif";
