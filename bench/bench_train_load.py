@@ -11,7 +11,10 @@ really train) and Debian's headless Chromium:
    mouse-up → reconstructions on screen, measured in the browser as bench_draw_latency.py does. With
    `--path server` (the default) the pad's in-browser runtime is blocked, so the server answers every
    stroke: that is what training could stall. `--path browser` lets the pad answer (on this machine its
-   Chromium then shares the two cores with the worker, which a student's own computer would not);
+   Chromium then shares the two cores with the worker, which a student's own computer would not).
+   `--client protocol` draws the same way over Streamlit's websocket protocol instead of in Chromium
+   (bench/classroom_students.py's student, server path): latency at the server's door, BackMsg sent →
+   the fragment run finished, with no browser on this machine competing while the jobs train;
 3. under load: K students, each in their own browser session, open the Train page, start K different
    presets and leave the page (to draw, in class); then a fresh student opens the Draw page and draws the
    same strokes while the jobs train;
@@ -25,6 +28,8 @@ average (other work on the machine inflates them). Exits with status 1 if a goal
 from __future__ import annotations
 
 import argparse
+import asyncio
+import concurrent.futures
 import datetime
 import os
 import platform
@@ -91,6 +96,29 @@ def draw_strokes(page, n: int, seed: int) -> np.ndarray:
     return np.array(ms)
 
 
+def protocol_strokes(base: str, n: int, seed: int) -> tuple[float, np.ndarray]:
+    """A fresh protocol session on the Draw page (classroom_students.Student, the server answering):
+    two warm-up strokes, then `n` counted ones, PAUSE_MS after each answer. Returns (seconds until the
+    page showed the pad's prompt, ms BackMsg sent → fragment run finished per counted stroke)."""
+    from bench_draw_latency import PAUSE_MS
+    from classroom_students import Student, lesson
+
+    async def draw() -> Student:
+        student = Student(0, base, lesson(2 + n, seed, int(time.time() * 1000)), np.random.default_rng(seed))
+        await student.open()
+        await student.draw_each(pause=PAUSE_MS / 1000)
+        student.finish()
+        await student.session.close()
+        return student
+
+    # Its own thread, so its event loop never meets the sync Playwright driving the Train pages.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        student = pool.submit(asyncio.run, draw()).result()
+    if student.errors or len(student.strokes) != 2 + n:
+        raise SystemExit(f"the drawing student's session failed: {student.errors[:5]}")
+    return student.open_s, np.array([stroke.ms for stroke in student.strokes[2:]])
+
+
 def open_pad(browser, base: str, path: str):
     """A fresh session's Draw page, answered by `path` ("server" or "browser"); returns (page, seconds
     until the pad is on screen and that path answers)."""
@@ -138,6 +166,9 @@ def main() -> int:
     parser.add_argument("--path", choices=("server", "browser"), default="server",
                         help="who answers the strokes: the server (the pad's runtime blocked; what training could "
                              "stall) or the pad in the browser (on this machine its Chromium shares the cores)")
+    parser.add_argument("--client", choices=("chromium", "protocol"), default="chromium",
+                        help="who draws: a student in Chromium (mouse-up → on screen) or a Streamlit protocol "
+                             "session (BackMsg → run finished, the server path; no browser on this machine)")
     args = parser.parse_args()
     if not CHROMIUM.exists():
         raise SystemExit(f"no Chromium at {CHROMIUM}: apt-get install chromium")
@@ -150,9 +181,15 @@ def main() -> int:
 
     os.environ["LATENT_LAB_CACHE"] = tempfile.mkdtemp(prefix="bench-train-load-cache-")  # the server trains afresh
     with server_and_chromium("bench-train-load-") as (browser, base, log):
-        page, idle_pad_s = open_pad(browser, base, args.path)
-        idle = draw_strokes(page, args.strokes, args.seed)
-        page.close()
+        def draw() -> tuple[float, np.ndarray]:
+            if args.client == "protocol":
+                return protocol_strokes(base, args.strokes, args.seed)
+            page, pad_s = open_pad(browser, base, args.path)
+            ms = draw_strokes(page, args.strokes, args.seed)
+            page.close()
+            return pad_s, ms
+
+        idle_pad_s, idle = draw()
         print(f"idle: pad on screen {idle_pad_s:.1f} s; p50 {np.percentile(idle, 50):.0f} ms, p95 {np.percentile(idle, 95):.0f} ms", flush=True)
 
         from core.serving.queue import TrainingQueue
@@ -163,8 +200,7 @@ def main() -> int:
         t_start = time.perf_counter()
         for trainer in trainers:
             press_start(trainer)
-        page, load_pad_s = open_pad(browser, base, args.path)
-        loaded = draw_strokes(page, args.strokes, args.seed)
+        load_pad_s, loaded = draw()
         jobs_active = sum(j.active for j in queue.jobs())
         print(f"under load ({jobs_active} of {len(trainers)} jobs still queued or running at the last stroke): pad on screen "
               f"{load_pad_s:.1f} s; p50 {np.percentile(loaded, 50):.0f} ms, p95 {np.percentile(loaded, 95):.0f} ms", flush=True)
@@ -186,7 +222,8 @@ def main() -> int:
              f"p95 under load ≤ {P95_MAX_MS:.0f} ms": load_p95 <= P95_MAX_MS,
              f"pad on screen under load ≤ {PAD_MAX_S:.0f} s": load_pad_s <= PAD_MAX_S,
              f"{len(presets)} jobs done ≤ solo sum + 15 % ({budget:.0f} s)": all_done_s <= budget}
-    print(f"\n# draw latency ({args.path} path) while {len(presets)} students train — {platform.node()}, {os.cpu_count()} CPUs, "
+    path = "server path, protocol client" if args.client == "protocol" else f"{args.path} path, Chromium"
+    print(f"\n# draw latency ({path}) while {len(presets)} students train — {platform.node()}, {os.cpu_count()} CPUs, "
           f"{datetime.datetime.now():%Y-%m-%d %H:%M}, load average {os.getloadavg()[0]:.2f}")
     print(f"idle:       pad {idle_pad_s:4.1f} s · {len(idle)} strokes p50 {np.percentile(idle, 50):4.0f} ms, p95 {idle_p95:4.0f} ms, max {idle.max():4.0f} ms")
     print(f"under load: pad {load_pad_s:4.1f} s · {len(loaded)} strokes p50 {np.percentile(loaded, 50):4.0f} ms, p95 {load_p95:4.0f} ms, max {loaded.max():4.0f} ms")
