@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser_support import _log_tail, free_port, stop_server  # noqa: E402
+from tests.browser_support import free_port, log_tail, stop_server  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
@@ -54,7 +54,7 @@ def wait_healthy(base: str, proc: subprocess.Popen, log: Path, timeout_s: float 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise ServerError(f"{proc.args[0]} exited ({proc.returncode}) before {base} was healthy; log {log}:\n"
-                              f"{_log_tail(log)}")
+                              f"{log_tail(log)}")
         try:
             with opener.open(f"{base}/_stcore/health", timeout=2) as r:
                 body = r.read().decode(errors="replace").strip()
@@ -64,7 +64,7 @@ def wait_healthy(base: str, proc: subprocess.Popen, log: Path, timeout_s: float 
         except OSError as err:
             last = str(err)
         time.sleep(0.05)
-    raise ServerError(f"{base} was not healthy after {timeout_s:.0f} s ({last}); log {log}:\n{_log_tail(log)}")
+    raise ServerError(f"{base} was not healthy after {timeout_s:.0f} s ({last}); log {log}:\n{log_tail(log)}")
 
 
 def start_server(port: int, prefix: str = "bench-") -> tuple[subprocess.Popen, Path]:
@@ -145,7 +145,7 @@ class Topology:
             time.sleep(0.1)
 
     def log_tails(self) -> str:
-        return "\n".join(f"--- {p.name}\n{_log_tail(p, 2000)}" for p in self.logs)
+        return "\n".join(f"--- {p.name}\n{log_tail(p, 2000)}" for p in self.logs)
 
     def stop(self) -> None:
         """The proxy first, then the servers (each with everything it started)."""

@@ -52,7 +52,7 @@ def free_port() -> int:
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def _log_tail(log_path: Path, chars: int = 4000) -> str:
+def log_tail(log_path: Path, chars: int = 4000) -> str:
     """The end of the server log, without the colour codes of Streamlit's tracebacks."""
     try:
         return ANSI_ESCAPE.sub("", log_path.read_text(errors="replace"))[-chars:]
@@ -67,7 +67,7 @@ def _wait_for_health(base_url: str, proc: subprocess.Popen, log_path: Path, time
     last_error = "no answer yet"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"streamlit exited with code {proc.returncode} before it was healthy:\n{_log_tail(log_path)}")
+            pytest.fail(f"streamlit exited with code {proc.returncode} before it was healthy:\n{log_tail(log_path)}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 body = response.read().decode(errors="replace").strip()
@@ -77,7 +77,7 @@ def _wait_for_health(base_url: str, proc: subprocess.Popen, log_path: Path, time
         except (urllib.error.URLError, OSError) as err:
             last_error = str(err)
         time.sleep(0.25)
-    pytest.fail(f"streamlit was not healthy at {url} after {timeout_s:.0f} s ({last_error}):\n{_log_tail(log_path)}")
+    pytest.fail(f"streamlit was not healthy at {url} after {timeout_s:.0f} s ({last_error}):\n{log_tail(log_path)}")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -103,7 +103,7 @@ class ServerURL(str):
 
     def log_tail(self, chars: int = 4000) -> str:
         """The end of the server's stdout/stderr, to put in a failure message."""
-        return _log_tail(self.log_path, chars)
+        return log_tail(self.log_path, chars)
 
 
 @pytest.fixture(scope="session")

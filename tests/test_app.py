@@ -4,6 +4,7 @@ import base64
 import json
 
 import numpy as np
+import pytest
 
 TIMEOUT = 90  # the first run imports TensorFlow and loads models
 
@@ -282,3 +283,14 @@ def test_anomaly_page_scores_the_users_drawing(app):
     slider = next(s for s in app.slider if s.key.startswith("an_threshold_"))
     slider.set_value(slider.min).run()  # a threshold move rescores nothing, and the note stays
     assert not app.exception and [i.value for i in app.info if "scores" in i.value] == [note]
+
+
+@pytest.mark.parametrize("page", ["draw", "denoise", "anomaly", "latent", "train", "upload"])
+def test_every_lab_opens_with_what_am_i_seeing_and_its_equations(app, page):
+    """Issue 15: each lab says, in its first expander, what the numbers on screen are, with the equation."""
+    app.switch_page(f"views/{page}.py").run()
+    assert not app.exception
+    seeing = [e for e in app.expander if e.label == "What am I seeing, and why?"]
+    assert len(seeing) == 1, [e.label for e in app.expander]
+    assert seeing[0].markdown and seeing[0].markdown[0].value.strip()
+    assert seeing[0].latex and all(eq.value.strip() for eq in seeing[0].latex)

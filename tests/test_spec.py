@@ -34,6 +34,8 @@ def test_round_trip_through_dict():
         ({"kind": "vae", "beta": -1.0}, ["beta=-1.0"]),
         ({"kind": "ae_2d", "latent_dim": 16}, ["'ae_2d'", "2-D", "latent_dim=16"]),
         ({"kind": "ae_2d"}, ["'ae_2d'", "latent_dim=16"]),  # the default code size is not 2
+        ({"kind": "conv_ae", "beta": 4.0}, ["'conv_ae'", "KL", "beta=4.0"]),  # β means nothing without a KL term
+        ({"kind": "vae", "noise_factor": 0.5}, ["'vae'", "noise_factor=0.5"]),  # only the denoiser trains on noise
     ],
 )
 def test_bad_values_are_named(kwargs, words):

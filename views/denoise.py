@@ -29,7 +29,7 @@ from views.common import (
 
 NOISY, CLEAN, DENSE = "denoise", "denoise_clean", "conv_ae"  # the pair (one architecture), and the dense-code AE
 # What each shipped model is, beside its code size: the pair differs only in its training inputs.
-WHAT = {DENSE: ("conv layers → dense 64-number code → conv layers", "clean digits"),
+WHAT = {DENSE: ("conv layers → dense 64-number code → conv layers", "clean digits (handwriting-augmented: rotated, slanted, …)"),
         CLEAN: ("fully convolutional, BatchNorm; code = 7×7 map × 32 channels", "clean digits"),
         NOISY: ("fully convolutional, BatchNorm; code = 7×7 map × 32 channels", "digits + Gaussian noise σ = 0.5")}
 # Never start minutes of training from a page view: a model without weights on this server is left out.

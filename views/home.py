@@ -33,11 +33,12 @@ with c1:
 - **✏️ Draw** — draw a digit and watch three autoencoders rebuild it from their codes:
   the lesson's dense model, a convolutional model, and a VAE with only two latent numbers.
   See exactly what the models receive (your drawing cropped, scaled and centred like MNIST).
-- **🧽 Denoise** — add Gaussian, salt-and-pepper or masking noise to a digit and compare a plain
-  autoencoder with one trained to remove noise, with PSNR and SSIM, and a sweep over noise levels.
+- **🧽 Denoise** — add Gaussian, salt-and-pepper or masking noise to a digit and compare one network
+  trained on clean digits with the same network trained on noisy ones (and a dense-code conv AE), with
+  PSNR and SSIM, and a sweep over noise levels.
 - **🚨 Anomalies** — score MNIST, Fashion-MNIST, noise, rotated digits and your own drawing by
   reconstruction error; set a threshold and read precision, recall, the ROC curve and the mistakes.
-- **🗺️ Latent space** — the 2-D latent maps of a VAE and a plain AE: click anywhere to decode, new digits
+- **🗺️ Latent space** — the 2-D latent maps of a VAE and a plain AE: move the pointer anywhere to decode (click to pin a point), new digits
   from the prior, interpolation, and the β trade-off.
 - **📤 Upload** — photos or scans of your own digits, made MNIST-style step by step, rebuilt and placed
   on the latent map.

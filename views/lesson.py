@@ -24,7 +24,7 @@ from core.lab.denoise import denoise_one
 from core.lab.metrics import psnr_label
 from core.lab.preprocess import from_canvas_ink
 from core.lab.shapes import SHAPES, drawn_shape
-from core.lab.zoo import SHIPPED, name_of, one_class_spec
+from core.lab.zoo import SHIPPED, one_class_spec
 from views.canvas import image_strip
 from views.common import (
     USER_DIGIT_KEY,
@@ -140,8 +140,9 @@ def live_denoise(big: bool) -> None:
         image_strip([clean] + [s.image for s in scored], [f"clean (a {label})"] + [names[s.name] for s in scored],
                     [""] + [f"PSNR {psnr_label(s.psnr)}" for s in scored], key="ls_denoise_strip",
                     height=112 if big else 96)
-        st.caption(f"Both networks: {name_of(SHIPPED['denoise']).split('(')[-1].rstrip(')')} = "
-                   f"{SHIPPED['denoise'].code_size} numbers, more than the 784 pixels. Only the training inputs differ.")
+        code = SHIPPED["denoise"]
+        st.caption(f"Both networks: a {'×'.join(map(str, code.code_shape))} code = {code.code_size} numbers, more "
+                   f"than the 784 pixels. Only the training inputs differ.")
 
 
 @st.cache_resource(show_spinner="Scoring the test digits with the one-class model (once per server)…")

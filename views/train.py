@@ -9,13 +9,11 @@ from core.figures.plots import image_grid, loss_curves
 from core.lab.data import require_full_mnist
 from core.lab.presets import PRESETS
 from core.lab.spec import KINDS, ModelSpec
-from core.lab.zoo import name_of
+from core.lab.zoo import KIND_NAMES, name_of
 from core.serving.queue import app_queue
 from views.common import explain, model_store, persist, stop_on_error
 from views.lesson_code import LESSON_SPEC, code_panel
 
-KIND_LABELS = {"lesson": "Lesson dense AE", "conv_ae": "Convolutional AE", "ae_2d": "Convolutional AE (2-D code)",
-               "denoise": "Denoising conv AE", "vae": "Variational AE"}
 JOB_KEY = "tr_job"  # session key: the id of the job this user is watching
 SESSION_KEY = "tr_session"  # session key: this browser session's id in the queue (one job per session)
 LISTED_KEY = "tr_listed"  # session key: the finished job whose model the table below already lists
@@ -42,7 +40,7 @@ if preset != "Custom…":
     st.caption(f"Settings: {spec.label}, {spec.epochs} epochs, batch {spec.batch_size}.")
 else:
     c1, c2, c3 = st.columns(3)
-    kind = c1.selectbox("Model", KINDS, format_func=KIND_LABELS.get, key=persist("tr_kind"))
+    kind = c1.selectbox("Model", KINDS, format_func=lambda k: KIND_NAMES[k] + (" (2-D code)" if k == "ae_2d" else ""), key=persist("tr_kind"))
     latent = c1.select_slider("Code size", [2, 4, 8, 16, 32, 64], value=2 if kind in ("vae", "ae_2d") else 16,
                               key=persist("tr_latent"), disabled=kind == "ae_2d")
     beta = c1.select_slider("β (KL weight)", [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], value=1.0, key=persist("tr_beta"),

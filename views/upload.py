@@ -25,6 +25,7 @@ from core.lab.preprocess import Digit, Outcome, preprocess_many
 from core.lab.samples import SAMPLES, SAMPLES_DIR
 from core.lab.zoo import models_of, spec_named
 from views.common import (
+    explain,
     judged,
     mnist_reference,
     mnist_test_digit,
@@ -140,6 +141,16 @@ st.title("📤 Upload your own digits")
 st.caption("Photos of digits on paper (one digit, a line, or a sheet with 0–9), scans, screenshots, white-on-black "
            "drawings: see how each digit becomes a 28×28 MNIST-style image, how two autoencoders rebuild it, how "
            "unusual it looks to them, and which MNIST digits its code is nearest to.")
+explain(
+    "Each digit is made MNIST-style (cropped, scaled into 20×20, centred by mass in 28×28), then rebuilt. Its "
+    "**error** is the mean binary cross-entropy of the rebuild; its **percentile** is the share of MNIST test "
+    f"digits with a smaller error, and above the {FLAG_PERCENTILE:.0f}th it is flagged as unusual. The **label** is the "
+    f"vote of the {K} MNIST test digits whose codes are nearest to its code z = f(x).",
+    r"\mathrm{BCE}(x,\hat x)=-\frac{1}{784}\sum_{i=1}^{784}\big[x_i\log\hat x_i+(1-x_i)\log(1-\hat x_i)\big],"
+    r"\qquad \mathrm{percentile}(x)=100\cdot\frac{\#\{\text{test } t:\ \mathrm{BCE}(t)<\mathrm{BCE}(x)\}}{\#\,\text{test}}",
+    r"\hat y(x)=\operatorname{majority}\{\,y_t:\ t\text{ among the }K\text{ test digits whose codes are nearest to }f(x)\,\}",
+    expanded=False,
+)
 
 uploads = st.file_uploader(f"Images of handwritten digits ({', '.join(EXTENSIONS)}; up to {MAX_MB} MB each)",
                            type=list(EXTENSIONS), accept_multiple_files=True, key="up_files")

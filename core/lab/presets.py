@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from core.lab.spec import ModelSpec
 
-# How long the quick preset takes, said the same way on its label and on Home: measured 27 s in the
-# Training lab on a quiet 2-core server (49 s with a second browser busy on the same machine); training
-# runs in a low-priority worker process, so a busy server stretches it.
+# How long the quick preset takes, said the same way on its label and on Home (measured: docs/performance.md,
+# "Training lab's quick preset"); training runs in a low-priority worker process, so a busy server stretches it.
 QUICK_TIME = "about half a minute on a quiet 2-core server"
 QUICK = f"Quick: VAE with an 8-D code on 20,000 digits ({QUICK_TIME})"
 

@@ -137,6 +137,11 @@ class ModelSpec:
                                  f"use kind 'conv_ae' for other code sizes")
         if self.schedule not in SCHEDULES:
             raise LatentLabError(f"unknown schedule {self.schedule!r}; valid schedules: {', '.join(SCHEDULES)}")
+        if self.beta != 1.0 and not self.is_vae:
+            raise LatentLabError(f"beta weighs a VAE's KL term, and a {self.kind!r} model has none; got beta={self.beta!r}")
+        if self.noise_factor and self.kind != "denoise":
+            raise LatentLabError(f"noise_factor is the denoising AE's training noise; a {self.kind!r} model trains on "
+                                 f"clean inputs; got noise_factor={self.noise_factor!r}")
         if self.augment is not None and not isinstance(self.augment, Augment):
             raise LatentLabError(f"augment must be an Augment or None, got {self.augment!r}")
         bad = [d for d in self.digits if d not in range(10)]

@@ -47,8 +47,8 @@ HEARTBEAT_S = 2.0
 LOCK_TTL_S = 10.0  # a change holds the lock for milliseconds; a lock older than this was left by a dead process
 KEEP_FINISHED_S = 3600.0  # finished jobs stay listed (and their progress readable) for an hour
 MNIST_TRAIN_IMAGES = 60_000
-# Seconds per image-pass (one image through one epoch), per kind, before the queue has timed a job of that
-# kind on this machine (measured on the 2-core course VM; the queue learns its own after each job).
+# Seconds per image-pass (one image through one epoch), per kind: a first guess for the wait shown before
+# the queue has timed a job of that kind on this machine; it learns the machine's own rate after each job.
 DEFAULT_RATES = {"lesson": 5e-5, "conv_ae": 6e-4, "ae_2d": 6e-4, "denoise": 6e-4, "vae": 2.2e-4}
 OVERHEAD_S = 8.0  # per job: data, model build, first-step compilation, evaluation, save
 
