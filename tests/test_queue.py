@@ -167,6 +167,31 @@ def test_config_from_the_environment(monkeypatch, tmp_path):
 # --- cancel, dead workers, the cache cap ------------------------------------------------------------
 
 
+SUBMIT_AND_EXIT = textwrap.dedent("""
+    import json, sys
+    from core.lab.spec import ModelSpec
+    from core.serving.queue import QueueConfig, TrainingQueue
+    queue = TrainingQueue(QueueConfig.from_env())
+    print(json.dumps([queue.submit(ModelSpec.from_dict(json.loads(a)), session=f"s{i}") for i, a in enumerate(sys.argv[1:])]))
+""")
+
+
+def test_queued_jobs_outlive_the_app_server(config):
+    """An app server queues two jobs and exits (a restart, a crash); the next one finds them queued, in
+    order, with the per-session limit still in force: the queue lives in the SQLite file or in Redis."""
+    specs = [json.dumps(_spec(i).to_dict()) for i in range(2)]
+    out = subprocess.run([sys.executable, "-c", SUBMIT_AND_EXIT, *specs], cwd=ROOT, env={**os.environ, **config.to_env()},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    ids = json.loads(out.stdout.strip().splitlines()[-1])
+    restarted = TrainingQueue(config)
+    assert [restarted.job(i).state for i in ids] == ["queued", "queued"]
+    assert [restarted.job(i).position for i in ids] == [1, 2]
+    assert [j.spec for j in restarted.jobs()] == [_spec(0), _spec(1)]
+    with pytest.raises(LatentLabError, match="already"):
+        restarted.submit(_spec(7), session="s0")  # that session's job is still waiting
+
+
 def test_cancel_while_queued_is_skipped_by_the_worker(queue, config):
     job_id = queue.submit(SMALL, session="s")
     queue.cancel(job_id, "s")
