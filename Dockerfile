@@ -3,6 +3,14 @@
 #
 #   docker build -t latent-lab .
 #   docker run -p 8501:8501 -v /path/to/data:/data:ro latent-lab
+
+# The Draw pad's in-browser runtime: onnxruntime-web from the npm registry, pinned by the lock file. Its
+# postinstall (copy-runtime.mjs) copies the two files the pad loads into /app/static/ort/.
+FROM node:20-slim AS pad-runtime
+WORKDIR /app/views/canvas/web
+COPY views/canvas/web/package.json views/canvas/web/package-lock.json views/canvas/web/copy-runtime.mjs ./
+RUN npm ci --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -23,6 +31,10 @@ WORKDIR /app
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
 COPY . .
+# The runtime the pad loads; static/models/ is where the server publishes the Draw models' current ONNX
+# files on its first Draw page (core/serving/browser.py), so that one folder is the lab user's.
+COPY --from=pad-runtime /app/static/ort /app/static/ort
+RUN mkdir -p /app/static/models && chown lab:lab /app/static/models
 
 USER lab
 EXPOSE 8501
