@@ -152,3 +152,22 @@ def test_draw_results_share_one_row_at_1400_px(streamlit_server, browser_page): 
     tops = page.locator(".ll-strip").first.evaluate(
         "(s) => Array.from(s.children).map(f => Math.round(f.getBoundingClientRect().top))")
     assert len(tops) == 4 and len(set(tops)) == 1, tops
+
+
+@pytest.mark.parametrize("width", [1280, 390])  # a laptop, and a phone held upright
+def test_upload_sample_buttons_show_their_whole_labels(streamlit_server, browser_page, width):  # noqa: F811
+    """Issue 16: the sample buttons read "paper p…", "sideway…", "All sam…" in a fixed grid of columns."""
+    from core.lab.samples import SAMPLES  # the page's buttons, one a sample
+
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{streamlit_server}/upload", wait_until="domcontentloaded")
+    page.locator(".st-key-up_sample_all").wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    keys = [f".st-key-up_sample_{name.split('.')[0]}" for name in SAMPLES] + [".st-key-up_sample_all", ".st-key-up_clear"]
+    for key in keys:
+        button = page.locator(key).first
+        assert not button.evaluate(CUT_OFF_JS), f"{key} at {width} px"
+        box = button.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (key, box)
+    assert page.locator('[data-testid="stException"]').count() == 0
