@@ -93,6 +93,27 @@ def test_step_squeeze_rebuilds_the_chosen_test_digit(app):
     assert after[0]["pixels"] != before[0]["pixels"] and after[1]["note"] != before[1]["note"]
 
 
+def test_step_squeeze_takes_a_camera_photo_through_the_upload_pipeline(app):
+    """Issue 17: the camera in lesson mode. The photo becomes the step's input and the user's digit."""
+    from core.lab.preprocess import from_file
+    from core.lab.samples import SAMPLES_DIR
+
+    _lesson(app, 0)
+    app.radio(key="ls_squeeze_source").set_value("a photo from my camera").run()
+    assert not app.exception and not [e for e in app.get("bidi_component") if e.key == "ls_squeeze_strip"]
+    photo = (SAMPLES_DIR / "paper_photo.jpg").read_bytes()
+    app.camera_input(key="ls_squeeze_camera").set_value(("photo.jpg", photo, "image/jpeg")).run()
+    assert not app.exception and not app.error
+    panels = _strip(app, "ls_squeeze_strip")
+    assert len(panels) == 4 and panels[0]["title"] == "input"
+    assert app.session_state["user_digit"]["source"] == "lesson camera photo"
+    np.testing.assert_array_equal(app.session_state["user_digit"]["image"], from_file(photo, "camera photo").image)
+    app.camera_input(key="ls_squeeze_camera").set_value(("photo.jpg", b"eggs, milk, flour", "image/jpeg")).run()
+    assert not app.exception
+    assert [e.value for e in app.error] == ["camera photo is not an image this app can read (it accepts PNG, JPEG, "
+                                            "BMP, GIF, WebP or TIFF files)"]
+
+
 def test_step_capacity_a_wide_code_rebuilds_a_star_a_narrow_one_does_not(app):
     _lesson(app, 1)
     errors = [float(p["note"].split("error ")[1]) for p in _strip(app, "ls_capacity_strip")[1:]]

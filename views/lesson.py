@@ -22,7 +22,7 @@ from core.lab import anomaly, metrics
 from core.lab.compare import reconstruct_all
 from core.lab.denoise import denoise_one
 from core.lab.metrics import psnr_label
-from core.lab.preprocess import from_canvas_ink
+from core.lab.preprocess import from_canvas_ink, from_file
 from core.lab.shapes import SHAPES, drawn_shape
 from core.lab.zoo import SHIPPED, one_class_spec
 from views.canvas import image_strip
@@ -34,6 +34,7 @@ from views.common import (
     model_store,
     persist,
     read_only,
+    remember_user_digit,
     served,
     show_error,
     title,
@@ -48,6 +49,7 @@ ONE_CLASS_DIGIT = 3  # the anomaly step: a VAE trained on 3s only, against the o
 MAP_POINTS = 2000  # test digits on the lesson's latent map (the Latent page shows all of them)
 VAES = {0.25: "vae_2d_beta0.25", 1.0: "vae_2d", 4.0: "vae_2d_beta4"}
 MY_DIGIT = "my drawing or upload"
+CAMERA = "a photo from my camera"
 LIVE_COLUMNS = [1, 3]  # a live element's controls, and beside them its result
 
 # Presenter layout: no sidebar (navigation is Back / Next and the links), less padding above the step.
@@ -79,10 +81,13 @@ def _show_reconstructions(x: np.ndarray, key: str, big: bool) -> list:
     return recs
 
 
-def _digit_picker(key: str) -> tuple[np.ndarray, str]:
-    """A test digit by number (or at random), or the user's latest drawing or upload."""
-    sources = ["test digit"] + ([MY_DIGIT] if USER_DIGIT_KEY in st.session_state else [])
+def _digit_picker(key: str) -> tuple[np.ndarray, str] | None:
+    """A test digit by number (or at random), a photo from the camera, or the user's latest drawing or
+    upload. None while the camera has no photo yet, or when the photo could not be read (said on screen)."""
+    sources = ["test digit", CAMERA] + ([MY_DIGIT] if USER_DIGIT_KEY in st.session_state else [])
     source = st.radio("Input", sources, key=persist(f"{key}_source"), horizontal=True)
+    if source == CAMERA:
+        return _camera_digit(key)
     if source == MY_DIGIT:
         user = st.session_state[USER_DIGIT_KEY]
         return np.asarray(user["image"], np.float32), user["source"]
@@ -93,6 +98,23 @@ def _digit_picker(key: str) -> tuple[np.ndarray, str]:
     return image, f"test digit #{int(index)} (a {label})"
 
 
+def _camera_digit(key: str) -> tuple[np.ndarray, str] | None:
+    """A photo of a handwritten digit, through the Upload page's pipeline (the same decoding limits); it
+    becomes the user's digit for the other pages too. A photo of several digits gives its first."""
+    shot = st.camera_input("Hold a digit written on paper up to the camera", key=f"{key}_camera")
+    if shot is None:
+        return None
+    try:
+        pre = from_file(shot.getvalue(), "camera photo")
+    except LatentLabError as err:
+        show_error(err)
+        return None
+    remember_user_digit(pre.image, "lesson camera photo")
+    if len(pre.digits) > 1:
+        st.caption(f"{len(pre.digits)} digits in the photo: the first (top left) is used; 📤 Upload shows them all.")
+    return pre.image, "your camera photo"
+
+
 # ---------------------------------------------------------------------------------------------
 # The live element of each step: fn(big) draws it (big = presenter layout: larger pictures).
 # ---------------------------------------------------------------------------------------------
@@ -101,7 +123,10 @@ def _digit_picker(key: str) -> tuple[np.ndarray, str]:
 def live_squeeze(big: bool) -> None:
     controls, result = st.columns(LIVE_COLUMNS)
     with controls:
-        x, source = _digit_picker("ls_squeeze")
+        picked = _digit_picker("ls_squeeze")
+    if picked is None:
+        return
+    x, source = picked
     with result:
         _show_reconstructions(x, "ls_squeeze_strip", big)
         st.caption(f"{source[:1].upper()}{source[1:]}. Error = mean per-pixel binary cross-entropy between the "
