@@ -37,8 +37,9 @@ if "LATENT_LAB_DATA" not in os.environ and _SHARED.is_dir():
 from PIL import Image  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
-from core.lab import other_writers, preprocess, samples  # noqa: E402
+from core.lab import other_writers  # noqa: E402
 from core.lab.data import load_mnist, to_float  # noqa: E402
+from core.lab.mnist_frame import ink_extent  # noqa: E402
 from core.lab.neighbours import knn_label  # noqa: E402
 from core.lab.zoo import models_of, spec_named  # noqa: E402
 from core.serving.infer import served  # noqa: E402
@@ -50,8 +51,7 @@ def uci_style(digit: np.ndarray) -> np.ndarray:
     """An MNIST digit (28, 28) uint8 → an 8×8 digit as UCI made theirs: the ink's box scaled to fit a 32×32
     binary bitmap (centred), ink pixels counted in 4×4 blocks (levels 0..16)."""
     a = digit.astype(np.float32) / 255.0
-    rows, cols = np.flatnonzero(a.max(1) > 0.1), np.flatnonzero(a.max(0) > 0.1)
-    crop = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = a[ink_extent(a)]
     h, w = crop.shape
     s = 32 / max(h, w)
     im = np.asarray(Image.fromarray(crop, "F").resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BILINEAR))
@@ -71,14 +71,10 @@ def ink_area(digit8: np.ndarray) -> np.ndarray:
     return np.clip(ndimage.gaussian_filter(ink, 1.0), 0.0, 1.0)
 
 
-def through_the_path(digits8, render) -> np.ndarray:
-    """8×8 digits → (N, 28, 28, 1) as the Upload page sees their photos (`other_writers`' recipe)."""
-    rng = np.random.default_rng(other_writers.PHOTO_SEED)
-    out = []
-    for i, d in enumerate(digits8):
-        data = samples.photo_bytes(render(d), samples.random_photo(rng), seed=other_writers.PHOTO_SEED + i)
-        out.append(preprocess.from_file(data, f"digit {i}").image)
-    return np.stack(out)[..., None].astype(np.float32)
+def through_the_path(digits8, labels, render=other_writers.ink_image) -> tuple[np.ndarray, np.ndarray]:
+    """8×8 digits and their labels → (inputs (N, 28, 28, 1) as the Upload page sees their photos, labels)."""
+    images, kept = other_writers.photographed(digits8, render)
+    return images, np.asarray(labels)[kept]
 
 
 def main() -> None:
@@ -90,13 +86,12 @@ def main() -> None:
     x_test, y_test = to_float(mnist.x_test), mnist.y_test
     uci = other_writers.uci_digits()
     t0 = time.perf_counter()
-    sets = {"UCI writers (evaluate's set)": (other_writers.load_other_writers()[0], uci.target)}
+    sets = {"UCI writers (evaluate's set)": other_writers.load_other_writers()}
     pick = np.random.default_rng(0).choice(len(mnist.x_train), args.control, replace=False)
     y_pick = mnist.y_train[pick]
-    sets["MNIST train digits through the 8×8 path"] = (through_the_path([uci_style(d) for d in mnist.x_train[pick]],
-                                                                        other_writers.ink_image), y_pick)
+    sets["MNIST train digits through the 8×8 path"] = through_the_path([uci_style(d) for d in mnist.x_train[pick]], y_pick)
     sets["MNIST train digits as they are"] = (to_float(mnist.x_train[pick]), y_pick)
-    sets["UCI writers, counts drawn as ink area"] = (through_the_path(uci.images, ink_area), uci.target)
+    sets["UCI writers, counts drawn as ink area"] = through_the_path(uci.images, uci.target, ink_area)
     print(f"sets built in {time.perf_counter() - t0:.0f} s (k = {K}, references: the 10,000 MNIST test digits)\n")
 
     models = list(dict.fromkeys(["lesson", *models_of("draw"), *models_of("upload")]))

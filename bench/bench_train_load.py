@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_draw_latency import answered, drawn, open_draw_page  # noqa: E402
+from bench_draw_latency import PAUSE_MS, answered, drawn, open_draw_page  # noqa: E402
 from harness import SHARED_DATA, server_and_chromium  # noqa: E402
 
 from tests.browser_support import CHROMIUM, VIEWPORT  # noqa: E402
@@ -100,7 +100,6 @@ def protocol_strokes(base: str, n: int, seed: int) -> tuple[float, np.ndarray]:
     """A fresh protocol session on the Draw page (classroom_students.Student, the server answering):
     two warm-up strokes, then `n` counted ones, PAUSE_MS after each answer. Returns (seconds until the
     page showed the pad's prompt, ms BackMsg sent → fragment run finished per counted stroke)."""
-    from bench_draw_latency import PAUSE_MS
     from classroom_students import Student, lesson
 
     async def draw() -> Student:

@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from core.errors import LatentLabError
+from core.lab.preprocess import Outcome, preprocess_many
 from core.lab.spec import ModelSpec
 from core.lab.zoo import SHIPPED, TITLES, WARM_UP, name_of, spec_named
 from core.serving import runtime
@@ -194,6 +195,13 @@ def explain(text: str, *equations: str, expanded: bool = True) -> None:
         st.markdown(text)
         for equation in equations:
             st.latex(equation)
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def processed(name: str, data: bytes) -> Outcome:
+    """One uploaded file or camera photo decoded and preprocessed (`preprocess_many`: its own message if it
+    cannot be read), once per name and bytes: a rerun of the page does not decode the photo again."""
+    return preprocess_many([(name, data)])[0]
 
 
 def show_error(err: Exception) -> None:

@@ -22,7 +22,7 @@ from core.lab import anomaly, metrics
 from core.lab.compare import reconstruct_all
 from core.lab.denoise import denoise_one
 from core.lab.metrics import psnr_label
-from core.lab.preprocess import from_canvas_ink, from_file
+from core.lab.preprocess import from_canvas_ink
 from core.lab.shapes import SHAPES, drawn_shape
 from core.lab.zoo import SHIPPED, one_class_spec
 from views.canvas import image_strip
@@ -33,6 +33,7 @@ from views.common import (
     mnist_test_digit,
     model_store,
     persist,
+    processed,
     read_only,
     remember_user_digit,
     served,
@@ -104,11 +105,11 @@ def _camera_digit(key: str) -> tuple[np.ndarray, str] | None:
     shot = st.camera_input("Hold a digit written on paper up to the camera", key=f"{key}_camera")
     if shot is None:
         return None
-    try:
-        pre = from_file(shot.getvalue(), "camera photo")
-    except LatentLabError as err:
-        show_error(err)
+    photo = processed("camera photo", shot.getvalue())
+    if not photo.ok:
+        st.error(photo.error)
         return None
+    pre = photo.pre
     remember_user_digit(pre.image, "lesson camera photo")
     if len(pre.digits) > 1:
         st.caption(f"{len(pre.digits)} digits in the photo: the first (top left) is used; 📤 Upload shows them all.")

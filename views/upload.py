@@ -21,7 +21,7 @@ from core.lab.compare import reconstruct_all
 from core.lab.data import mnist_for_pages
 from core.lab.images import EXTENSIONS, MAX_MB
 from core.lab.neighbours import K
-from core.lab.preprocess import Digit, Outcome, preprocess_many
+from core.lab.preprocess import Digit
 from core.lab.samples import SAMPLES, SAMPLES_DIR
 from core.lab.zoo import models_of, spec_named
 from views.common import (
@@ -32,6 +32,7 @@ from views.common import (
     note_subset,
     persist,
     pick_trained_models,
+    processed,
     remember_user_digit,
     served,
     spec_of,
@@ -48,12 +49,6 @@ def reference_errors(model_name: str) -> np.ndarray:
     """Per-image reconstruction BCE of every MNIST test digit the pages show under `model_name` (N,),
     computed once per model per server (`views.common.mnist_reference`)."""
     return mnist_reference(model_name).scores
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def processed(name: str, data: bytes) -> Outcome:
-    """One file decoded and preprocessed, once per name and bytes."""
-    return preprocess_many([(name, data)])[0]
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

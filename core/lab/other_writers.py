@@ -53,24 +53,32 @@ def ink_image(digit8: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(big), 0.0, 1.0)
 
 
-@functools.cache
-def load_other_writers() -> tuple[np.ndarray, np.ndarray]:
-    """(images (N, 28, 28, 1) float32 in [0, 1], labels (N,) int) of the other writers' digits, each as
-    the Upload page would see its photo. Digits the pipeline rejects are left out (none are, today)."""
+def photographed(digits8, render=ink_image) -> tuple[np.ndarray, np.ndarray]:
+    """8×8 digits → (images (N, 28, 28, 1) float32 in [0, 1], the indices (N,) of the digits they are): each
+    rendered as ink (`render`: (8, 8) → 2-D ink image), photographed with its own fixed random setting, and
+    sent through the Upload page's pipeline. Digits the pipeline rejects are left out (none are, today)."""
     from core.lab import preprocess, samples
 
-    digits = uci_digits()
     rng = np.random.default_rng(PHOTO_SEED)
-    images, labels = [], []
-    for i, (d, y) in enumerate(zip(digits.images, digits.target, strict=True)):
+    images, kept = [], []
+    for i, d in enumerate(digits8):
         photo = samples.random_photo(rng)
         try:
-            pre = preprocess.from_file(samples.photo_bytes(ink_image(d), photo, seed=PHOTO_SEED + i), f"digit {i}")
+            pre = preprocess.from_file(samples.photo_bytes(render(d), photo, seed=PHOTO_SEED + i), f"digit {i}")
         except LatentLabError:
             continue
         images.append(pre.image)
-        labels.append(int(y))
-    return np.stack(images)[..., None].astype(np.float32), np.asarray(labels)
+        kept.append(i)
+    return np.stack(images)[..., None].astype(np.float32), np.asarray(kept, dtype=int)
+
+
+@functools.cache
+def load_other_writers() -> tuple[np.ndarray, np.ndarray]:
+    """(images (N, 28, 28, 1) float32 in [0, 1], labels (N,) int) of the other writers' digits, each as
+    the Upload page would see its photo (`photographed`)."""
+    digits = uci_digits()
+    images, kept = photographed(digits.images)
+    return images, np.asarray(digits.target)[kept].astype(int)
 
 
 def evaluate_other_writers(model, reference_scores: np.ndarray | None = None, score: str = "bce") -> dict[str, float]:

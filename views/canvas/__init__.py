@@ -9,8 +9,8 @@ bounding box plus a margin (a typical digit ~230×130 bytes, at most 280×280), 
 
 Given the in-browser models (`core.serving.browser.in_browser`), the pad also answers each drawing
 itself: numerics.js, ink.js and mnist.js are the server's preprocessing and error ported to JavaScript,
-in_browser.js runs the exported models with onnxruntime-web, and the strip that follows the pad paints the answer at once. A
-drawing the pad answers is marked `browser: true`, and the server then runs only what the pad cannot
+in_browser.js runs the exported models with onnxruntime-web, and the strip that follows the pad paints
+the answer at once. A drawing the pad answers is marked `browser: true`, and the server then runs only what the pad cannot
 (models trained in the Training lab), leaving the strip's first panels to the pad (strip.js says how the
 two are put together); any other drawing the server answers in full.
 
